@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+// `star`: the command line over the headless engine.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { validateFile } from '../engine/dataset';
+import { exportDataset, EXPORT_FORMATS, ExportFormat } from '../engine/export';
+import { CONFIG_FILE, initProject, loadData, openProject } from '../engine/project';
+import { groupNames, markdownTable, reportRows } from '../engine/report';
+import { runStar, RunOptions } from '../engine/star';
+import type { BackendChoice } from '../engine/store/format';
+import { RunStore } from '../engine/store/runStore';
+import { getTask } from '../engine/tasks/index';
+import { TASK_NAMES, TaskName } from '../engine/tasks/task';
+import { ProgressView } from './progress';
+import { printTable } from './table';
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+};
+const taskOption = () => new Option('--task <task>', 'arithmetic | gsm8k | multiple-choice').choices(TASK_NAMES).makeOptionMandatory();
+const backendOption = () => new Option('--backend <name>', 'tfjs compute backend').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
+
+const program = new Command('star')
+  .description('STaR Studio: run the Self-Taught Reasoner loop and curate its reasoning data')
+  .showHelpAfterError();
+
+program
+  .command('init <dir>')
+  .description('create a STaR project (star.json, exemplars.jsonl, data/)')
+  .addOption(taskOption())
+  .option('--from <file>', 'task-native JSONL for D (GSM8K or CommonsenseQA format); a tenth is held out for eval')
+  .option('--eval <file>', 'held-out split (instead of holding out part of --from)')
+  .option('--exemplars <file>', 'P: exemplars with rationales')
+  .option('--train-count <n>', 'arithmetic: training questions', int)
+  .option('--exemplar-count <n>', 'arithmetic: exemplars in P', int)
+  .option('--max-digits <n>', 'arithmetic: longest sum in D', int)
+  .option('--eval-max-digits <n>', 'arithmetic: longest sum in the held-out split', int)
+  .option('--seed <n>', 'seed of the generated data', int)
+  .action(async (dir: string, o) => {
+    await initProject(dir, {
+      task: o.task as TaskName, from: o.from, evalFrom: o.eval, exemplarsFrom: o.exemplars, trainCount: o.trainCount,
+      exemplarCount: o.exemplarCount, maxDigits: o.maxDigits, evalMaxDigits: o.evalMaxDigits, seed: o.seed,
+    });
+    console.log(`created ${path.join(dir, CONFIG_FILE)} — next: star run ${dir}`);
+  });
+
+program
+  .command('run <dir>')
+  .description('run STaR iterations on a project (a new run, or --resume the latest)')
+  .option('--iterations <n>', 'iterations (with --resume: extend the run to n)', int)
+  .option('--seed <n>', 'seed (same seed and config give the same run)', int)
+  .option('--no-rationalize', 'skip rationalization (the paper\'s ablation)')
+  .option('--resume', 'continue the latest run without redoing finished work')
+  .option('--run <id>', 'the run to resume')
+  .addOption(backendOption())
+  .option('--json', 'print one JSON event per line instead of a progress bar')
+  .action(async (dir: string, o) => {
+    await runCommand(dir, {
+      iterations: o.iterations, seed: o.seed, rationalize: o.rationalize === false ? false : undefined,
+      resume: o.resume, runId: o.run, compute: o.backend as BackendChoice | undefined,
+    }, !!o.json);
+  });
+
+program
+  .command('demo [dir]')
+  .description('the built-in arithmetic demo on the embedded model: creates the project if needed, then runs it')
+  .option('--iterations <n>', 'iterations', int)
+  .option('--seed <n>', 'seed', int)
+  .option('--no-rationalize', 'skip rationalization')
+  .addOption(backendOption())
+  .option('--json', 'JSON events instead of a progress bar')
+  .action(async (dir: string | undefined, o) => {
+    const target = dir ?? path.join('demo', 'arithmetic');
+    if (!fs.existsSync(path.join(target, CONFIG_FILE))) {
+      await initProject(target, { task: 'arithmetic' });
+      console.error(`created the arithmetic project in ${target}`);
+    }
+    await runCommand(target, { iterations: o.iterations, seed: o.seed, rationalize: o.rationalize === false ? false : undefined, compute: o.backend }, !!o.json);
+  });
+
+program
+  .command('report <dir>')
+  .description('per-iteration table of a run')
+  .option('--run <id>', 'which run (default: the latest)')
+  .option('--markdown', 'print a Markdown table')
+  .option('--json', 'print the rows as JSON')
+  .action(async (dir: string, o) => {
+    const store = pickRun(dir, o.run);
+    const rows = reportRows(store);
+    if (o.json) return console.log(JSON.stringify({ run: store.id, rows }, null, 2));
+    const run = store.readRun();
+    console.log(`run ${store.id}  (${run.status}, task ${run.task}, backend ${run.backend || '?'})`);
+    if (o.markdown) return console.log(markdownTable(rows));
+    printRows(rows);
+  });
+
+program
+  .command('validate <file>')
+  .description('check a dataset or exemplar file: every bad line as file:line: reason')
+  .addOption(taskOption())
+  .option('--exemplars', 'the file is P (records need a rationale)')
+  .action(async (file: string, o) => {
+    const { records, errors } = await validateFile(file, getTask(o.task), o.exemplars ? 'exemplars' : 'examples');
+    for (const e of errors) console.error(e.message);
+    console.log(`${file}: ${records} valid record(s), ${errors.length} error(s)`);
+    if (errors.length > 0) process.exitCode = 1;
+  });
+
+program
+  .command('export <dir>')
+  .description('export the curated rationales of a run as a fine-tuning dataset')
+  .addOption(new Option('--format <format>', 'output format').choices(EXPORT_FORMATS).makeOptionMandatory())
+  .requiredOption('--out <file>', 'output JSONL file')
+  .option('--run <id>', 'which run (default: the latest)')
+  .option('--iteration <n>', 'which iteration (default: the last finished)', int)
+  .action(async (dir: string, o) => {
+    const project = await openProject(dir);
+    const store = pickRun(dir, o.run);
+    const { train } = await loadData(project);
+    const r = exportDataset(project.task, store, train, { format: o.format as ExportFormat, out: o.out, iteration: o.iteration });
+    console.log(`wrote ${r.rows} row(s) of iteration ${r.iteration} to ${o.out} (${r.skippedRejected} rejected by annotation left out)`);
+  });
+
+function pickRun(dir: string, id?: string): RunStore {
+  if (id) return new RunStore(path.join(RunStore.runsDir(dir), id));
+  const store = RunStore.latest(dir);
+  if (!store) throw new Error(`no runs in ${RunStore.runsDir(dir)} — start one with \`star run ${dir}\``);
+  return store;
+}
+
+async function runCommand(dir: string, opts: RunOptions, json: boolean) {
+  const project = await openProject(dir);
+  let stopRequests = 0;
+  const onSigint = () => {
+    stopRequests++;
+    if (stopRequests > 1) process.exit(130);
+    console.error('\nstopping after the current step (Ctrl-C again to quit at once; `star run --resume` continues)');
+  };
+  process.on('SIGINT', onSigint);
+  const view = json ? undefined : new ProgressView();
+  const t0 = Date.now();
+  try {
+    const store = await runStar(project, { ...opts, shouldStop: () => stopRequests > 0 }, (e) => {
+      if (json) console.log(JSON.stringify(e));
+      else view!.onEvent(e);
+    });
+    view?.stop();
+    if (!json) {
+      const run = store.readRun();
+      console.log(`\nrun ${store.id} ${run.status} in ${((Date.now() - t0) / 1000).toFixed(0)} s on ${run.backend}`);
+      console.log(`run store: ${store.dir}`);
+      printRows(reportRows(store));
+    }
+  } finally {
+    view?.stop();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function printRows(rows: ReturnType<typeof reportRows>) {
+  const groups = groupNames(rows);
+  const pct = (x: number) => (100 * x).toFixed(1);
+  printTable(
+    ['iter', 'direct', 'rationalized', 'failed', 'train ex.', 'steps', 'eval %', ...groups.map((g) => `${g}`), 'sec'],
+    rows.map((r) => [
+      r.iteration, r.direct ?? '–', r.rationalized ?? '–', r.failed ?? '–', r.trainExamples, r.trainSteps, pct(r.accuracy),
+      ...groups.map((g) => pct(r.byGroup[g] ?? 0)), r.seconds.toFixed(0),
+    ]),
+    groups.length ? `eval accuracy % by group (${groups.join(', ')})` : undefined,
+  );
+}
+
+program.parseAsync(process.argv).catch((e: Error) => {
+  console.error(`star: ${e.message}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,104 @@
+// Picks the tfjs compute backend at run time: tfjs-node where it installed, WebGPU on a real GPU adapter,
+// then WASM (with the native kernels when they load), then plain JS.
+import * as fs from 'fs';
+import { createRequire } from 'module';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type { BackendChoice, BackendName } from '../store/format';
+import { installNativeKernels } from './native';
+
+export interface BackendInfo {
+  name: BackendName;
+  /** What ran, for run.json and reports, e.g. "wasm+native(BatchMatMul,Transpose)". */
+  description: string;
+  /** Why faster backends were passed over. */
+  skipped: string[];
+}
+
+// Packages that are optional or platform-bound are loaded with the real `require`, never bundled.
+const nodeRequire = createRequire(__filename);
+// Importing a value keeps the cpu backend (and its self-registration) in the bundle.
+export const CPU_BACKEND_VERSION = version_cpu;
+
+interface GpuLike {
+  requestAdapter(opts?: { powerPreference?: string }): Promise<object | null>;
+}
+
+const ORDER: BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+let current: BackendInfo | undefined;
+
+/** Selects (once per process) the backend; `auto` tries the fastest first. Throws when a named one is unavailable. */
+export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+  if (current && (choice === 'auto' || choice === current.name)) return current;
+  const candidates = choice === 'auto' ? ORDER : [choice];
+  const skipped: string[] = [];
+  for (const name of candidates) {
+    try {
+      const description = await TRY[name]();
+      current = { name, description, skipped };
+      return current;
+    } catch (e) {
+      const reason = `${name}: ${(e as Error).message.split('\n')[0]}`;
+      if (choice !== 'auto') throw new Error(`backend ${reason}`);
+      skipped.push(reason);
+    }
+  }
+  throw new Error(`no tfjs backend could start (${skipped.join('; ')})`);
+}
+
+const TRY: Record<BackendName, () => Promise<string>> = {
+  async tensorflow() {
+    if (process.env.STAR_NO_TFJS_NODE === '1') throw new Error('disabled by STAR_NO_TFJS_NODE');
+    nodeRequire('@tensorflow/tfjs-node');
+    if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node loaded but its backend did not start');
+    return 'tensorflow (tfjs-node)';
+  },
+
+  async webgpu() {
+    let webgpu: { create: (opts: string[]) => GpuLike; globals: object };
+    try {
+      webgpu = nodeRequire('webgpu');
+    } catch {
+      throw new Error('the webgpu package is not installed');
+    }
+    const g = globalThis as { navigator?: { gpu?: GpuLike } };
+    if (!g.navigator?.gpu) {
+      Object.assign(globalThis, webgpu.globals);
+      Object.defineProperty(globalThis, 'navigator', { value: { gpu: webgpu.create([]) }, configurable: true });
+    }
+    const adapter = await g.navigator!.gpu!.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new Error('no GPU adapter');
+    const info = (adapter as unknown as { info?: { description?: string; vendor?: string; device?: string } }).info ?? {};
+    const label = `${info.vendor ?? ''} ${info.description || info.device || ''}`.trim();
+    if ((adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(label))
+      throw new Error(`only a software adapter (${label})`);
+    // The backend registers itself only if navigator.gpu exists when its module is first evaluated.
+    nodeRequire('@tensorflow/tfjs-backend-webgpu');
+    if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend did not start');
+    return `webgpu (${label || 'GPU'})`;
+  },
+
+  async wasm() {
+    setWasmPaths(wasmDir());
+    if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not start');
+    const native = installNativeKernels();
+    if (native.installed.length > 0) return `wasm+native(${native.installed.join(',')})`;
+    return native.error ? `wasm (native kernels unavailable: ${native.error})` : 'wasm';
+  },
+
+  async cpu() {
+    if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not start');
+    return 'cpu';
+  },
+};
+
+/** The .wasm binaries: beside the bundle in dist/, else in node_modules (tests run unbundled). */
+function wasmDir(): string {
+  const candidates = [__dirname, path.join(__dirname, '..', '..', '..', 'dist')];
+  for (const d of candidates) if (fs.existsSync(path.join(d, 'tfjs-backend-wasm-simd.wasm'))) return d + path.sep;
+  return path.dirname(nodeRequire.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm')) + path.sep;
+}

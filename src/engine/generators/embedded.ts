@@ -1,0 +1,45 @@
+// Generation with the embedded tfjs GPT loaded from a checkpoint folder.
+import { loadModel } from '../model/checkpoint';
+import { GPT } from '../model/gpt';
+import { sample } from '../model/sample';
+import { CharTokenizer } from '../model/tokenizer';
+import { hashSeed } from '../random';
+import { GenerateOptions, Generator } from './generator';
+
+export class EmbeddedGenerator implements Generator {
+  private constructor(private readonly model: GPT, private readonly tokenizer: CharTokenizer, private readonly batchSize: number) {}
+
+  static open(modelDir: string, batchSize = 256): EmbeddedGenerator {
+    const { model, tokenizer } = loadModel(modelDir);
+    return new EmbeddedGenerator(model, tokenizer, batchSize);
+  }
+
+  async generate(prompts: string[], opts: GenerateOptions): Promise<string[][]> {
+    // k samples of a prompt become k rows with their own seeds; greedy decoding needs only one.
+    const k = opts.temperature > 0 ? opts.k : 1;
+    const rows: string[] = [];
+    const seeds: number[] = [];
+    prompts.forEach((p, i) => {
+      for (let j = 0; j < k; j++) { rows.push(p); seeds.push(hashSeed(opts.seeds[i], j)); }
+    });
+    const texts = sample(this.model, this.tokenizer, rows, {
+      maxNewTokens: opts.maxNewTokens,
+      temperature: opts.temperature,
+      topK: opts.topK,
+      stop: opts.stop,
+      seeds,
+      batchSize: this.batchSize,
+      onBatch: (done) => opts.onProgress?.(Math.floor(done / k), prompts.length),
+    });
+    return prompts.map((_, i) => {
+      const mine = texts.slice(i * k, (i + 1) * k);
+      // greedy: the same completion k times, so counts over samples stay meaningful
+      while (mine.length < opts.k) mine.push(mine[0]);
+      return mine;
+    });
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

@@ -1,0 +1,196 @@
+// Fine-tuning the embedded GPT: AdamW, global-norm gradient clipping, linear warmup then cosine decay,
+// loss on the completion only, length-grouped batches, and a resumable training state.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { hashSeed, mulberry32 } from '../random';
+import { writeFileAtomic, writeJsonAtomic } from '../store/jsonl';
+import { decodeSafetensors, encodeSafetensors, RawTensor } from './checkpoint';
+import { GPT } from './gpt';
+import { CharTokenizer, PAD } from './tokenizer';
+
+export interface TrainOptions {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupFraction: number;
+  weightDecay: number;
+  gradClip: number;
+  seed: number;
+  /** Folder for the resumable state (written every `checkpointSeconds`); none = not resumable. */
+  stateDir?: string;
+  checkpointSeconds?: number;
+  onStep?: (step: number, loss: number) => void;
+  shouldStop?: () => boolean;
+}
+
+export interface Sequence {
+  prompt: string;
+  completion: string;
+}
+
+const BETA1 = 0.9;
+const BETA2 = 0.98;
+const EPS = 1e-8;
+
+/** lr at a step: linear warmup over the first fraction, then cosine down to a tenth (as the feasibility probe did). */
+export function learningRate(step: number, steps: number, lr: number, warmupFraction: number): number {
+  const warm = Math.max(1, Math.round(steps * warmupFraction));
+  const w = Math.min(1, (step + 1) / warm);
+  return lr * w * (0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * step) / steps)));
+}
+
+interface Encoded {
+  ids: number[];
+  /** Index of the first completion token. */
+  start: number;
+}
+
+/** Trains `model` in place for `opts.steps` steps, resuming from `opts.stateDir` when a state is there. */
+export function train(model: GPT, tokenizer: CharTokenizer, data: Sequence[], opts: TrainOptions): { loss: number | null; steps: number } {
+  if (data.length === 0 || opts.steps <= 0) return { loss: null, steps: 0 };
+  const T = model.config.blockSize;
+  // Sequences longer than the context keep their end: the answer is what must be learned.
+  const enc: Encoded[] = data.map(({ prompt, completion }) => {
+    let ids = tokenizer.encode(prompt + completion);
+    let start = tokenizer.encode(prompt).length;
+    const over = ids.length - (T + 1);
+    if (over > 0) { ids = ids.slice(over); start = Math.max(1, start - over); }
+    return { ids, start };
+  });
+  // Length-grouped batches: sort by length, cut into buckets of a batch each, and sample within a bucket.
+  const order = enc.map((_, i) => i).sort((a, b) => enc[a].ids.length - enc[b].ids.length);
+
+  const names = [...model.params.keys()];
+  const vars = [...model.params.values()];
+  const decay = new Set(vars.filter((v) => v.shape.length === 2)); // no decay on biases and LayerNorm gains
+  const m = vars.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
+  const s = vars.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
+  let step = 0;
+  let ema: number | null = null;
+
+  const statePath = opts.stateDir ? path.join(opts.stateDir, 'train-state.safetensors') : undefined;
+  if (statePath && fs.existsSync(statePath)) {
+    const { tensors, metadata } = decodeSafetensors(fs.readFileSync(statePath), statePath);
+    if (Number(metadata.steps) === opts.steps) {
+      step = Number(metadata.step);
+      ema = metadata.loss === 'null' ? null : Number(metadata.loss);
+      const assign = (v: tf.Variable, key: string) => {
+        const t = tensors.get(key);
+        if (!t) throw new Error(`${statePath}: missing ${key}`);
+        tf.tidy(() => v.assign(tf.tensor(t.data, t.shape)));
+      };
+      vars.forEach((v, i) => { assign(v, `p.${names[i]}`); assign(m[i], `m.${names[i]}`); assign(s[i], `s.${names[i]}`); });
+    }
+  }
+
+  const saveState = (done: number) => {
+    if (!statePath) return;
+    const tensors = new Map<string, RawTensor>();
+    vars.forEach((v, i) => {
+      tensors.set(`p.${names[i]}`, { dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array });
+      tensors.set(`m.${names[i]}`, { dtype: 'F32', shape: v.shape, data: m[i].dataSync() as Float32Array });
+      tensors.set(`s.${names[i]}`, { dtype: 'F32', shape: v.shape, data: s[i].dataSync() as Float32Array });
+    });
+    writeFileAtomic(statePath, encodeSafetensors(tensors, { step: String(done), steps: String(opts.steps), loss: String(ema) }));
+  };
+
+  let lastSave = Date.now();
+  const every = (opts.checkpointSeconds ?? 30) * 1000;
+  try {
+    for (; step < opts.steps; step++) {
+      if (opts.shouldStop?.()) { saveState(step); throw new StopRequested(); }
+      const batch = makeBatch(enc, order, opts.batchSize, T, hashSeed(opts.seed, 'batch', step));
+      const lr = learningRate(step, opts.steps, opts.lr, opts.warmupFraction);
+      const loss = trainStep(model, vars, m, s, decay, batch, {
+        lr,
+        t: step + 1,
+        weightDecay: opts.weightDecay,
+        clip: opts.gradClip,
+        seed: hashSeed(opts.seed, 'dropout', step),
+      });
+      ema = ema === null ? loss : 0.95 * ema + 0.05 * loss;
+      opts.onStep?.(step + 1, loss);
+      if (Date.now() - lastSave > every && step + 1 < opts.steps) {
+        saveState(step + 1);
+        lastSave = Date.now();
+      }
+    }
+  } finally {
+    m.forEach((v) => v.dispose());
+    s.forEach((v) => v.dispose());
+  }
+  return { loss: ema, steps: opts.steps };
+}
+
+export class StopRequested extends Error {
+  constructor() {
+    super('stopped');
+  }
+}
+
+export function clearTrainState(stateDir: string): void {
+  fs.rmSync(path.join(stateDir, 'train-state.safetensors'), { force: true });
+}
+
+interface Batch {
+  idx: tf.Tensor2D;
+  targets: tf.Tensor2D;
+  weights: tf.Tensor2D;
+}
+
+function makeBatch(enc: Encoded[], order: number[], B: number, T: number, seed: number): Batch {
+  const rand = mulberry32(seed);
+  // pick a bucket of neighbouring lengths, then B sequences from it
+  const span = Math.min(order.length, B * 2);
+  const lo = Math.floor(rand() * (order.length - span + 1));
+  const rows: Encoded[] = [];
+  for (let i = 0; i < B; i++) rows.push(enc[order[lo + Math.floor(rand() * span)]]);
+  const L = Math.min(T, Math.max(...rows.map((r) => r.ids.length - 1)));
+  const idx = new Int32Array(B * L).fill(PAD);
+  const tgt = new Int32Array(B * L).fill(PAD);
+  const w = new Float32Array(B * L);
+  rows.forEach((r, b) => {
+    for (let t = 0; t < Math.min(L, r.ids.length - 1); t++) {
+      idx[b * L + t] = r.ids[t];
+      tgt[b * L + t] = r.ids[t + 1];
+      if (t + 1 >= r.start) w[b * L + t] = 1; // predict completion tokens only
+    }
+  });
+  return { idx: tf.tensor2d(idx, [B, L], 'int32'), targets: tf.tensor2d(tgt, [B, L], 'int32'), weights: tf.tensor2d(w, [B, L]) };
+}
+
+function trainStep(
+  model: GPT,
+  vars: tf.Variable[],
+  m: tf.Variable[],
+  s: tf.Variable[],
+  decay: Set<tf.Variable>,
+  batch: Batch,
+  h: { lr: number; t: number; weightDecay: number; clip: number; seed: number },
+): number {
+  const lossValue = tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => model.loss(batch.idx, batch.targets, batch.weights, h.seed), vars);
+    const g = vars.map((v) => grads[v.name]);
+    // global-norm clipping without a round trip to the host
+    const norm = tf.sqrt(tf.addN(g.map((x) => tf.sum(tf.square(x)))));
+    const scale = tf.minimum(1, tf.div(h.clip, tf.add(norm, 1e-6)));
+    // Adam with bias correction folded into the step size; decoupled weight decay (AdamW)
+    const stepSize = (h.lr * Math.sqrt(1 - Math.pow(BETA2, h.t))) / (1 - Math.pow(BETA1, h.t));
+    vars.forEach((v, i) => {
+      const gi = tf.mul(g[i], scale);
+      m[i].assign(tf.add(tf.mul(m[i], BETA1), tf.mul(gi, 1 - BETA1)));
+      s[i].assign(tf.add(tf.mul(s[i], BETA2), tf.mul(tf.square(gi), 1 - BETA2)));
+      let update = tf.mul(tf.div(m[i], tf.add(tf.sqrt(s[i]), EPS)), stepSize);
+      if (decay.has(v) && h.weightDecay > 0) update = tf.add(update, tf.mul(v, h.lr * h.weightDecay));
+      v.assign(tf.sub(v, update));
+    });
+    return value;
+  });
+  const loss = lossValue.dataSync()[0];
+  lossValue.dispose();
+  batch.idx.dispose();
+  batch.targets.dispose();
+  batch.weights.dispose();
+  return loss;
+}

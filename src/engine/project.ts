@@ -1,0 +1,241 @@
+// A STaR project is a folder with star.json; this module reads it (filling defaults, naming the file and line of
+// any mistake) and creates new ones from a per-task template.
+import * as fs from 'fs';
+import * as path from 'path';
+import { loadExamples, loadExemplars } from './dataset';
+import { appendJsonl, readJsonl, writeJsonAtomic } from './store/jsonl';
+import type { ProjectConfig } from './store/format';
+import { arithmeticExemplar, generateAdditions } from './tasks/arithmetic';
+import { getTask } from './tasks/index';
+import { Example, Exemplar, Task, TASK_NAMES, TaskName } from './tasks/task';
+import { hashSeed } from './random';
+
+export const CONFIG_FILE = 'star.json';
+
+export interface Project {
+  dir: string;
+  config: ProjectConfig;
+  task: Task;
+}
+
+export function defaultConfig(task: TaskName): ProjectConfig {
+  const arithmetic = task === 'arithmetic';
+  return {
+    task,
+    train: 'data/train.jsonl',
+    eval: 'data/eval.jsonl',
+    exemplars: 'exemplars.jsonl',
+    model: {
+      backend: 'embedded',
+      compute: 'auto',
+      nLayer: arithmetic ? 3 : 4,
+      nHead: 4,
+      nEmbd: 128,
+      blockSize: arithmetic ? 128 : 512,
+      dropout: 0.1,
+      pos: 'rope',
+    },
+    training: {
+      // The paper's 40 steps grown 20% an iteration fine-tunes a pretrained LLM; a model made from P alone
+      // needs more steps to learn the scratchpad.
+      schedule: arithmetic ? { kind: 'exponential', base: 300, growth: 1.2 } : { kind: 'exponential', base: 40, growth: 1.2 },
+      baseSteps: arithmetic ? 300 : 200,
+      batchSize: 32,
+      lr: 1e-3,
+      warmupFraction: 0.1,
+      weightDecay: 0.1,
+      gradClip: 1,
+      includeExemplars: true,
+      includeHintLeaks: false,
+      honourAnnotations: false,
+    },
+    sampling: { k: 1, temperature: 0, topK: 0, maxNewTokens: arithmetic ? 90 : 256, shots: 0 },
+    star: { iterations: arithmetic ? 4 : 3, rationalize: true, seed: 0, patience: 0 },
+  };
+}
+
+/** A star.json problem, with the line it is on when known. */
+export class ConfigError extends Error {}
+
+export function loadProjectConfig(dir: string): ProjectConfig {
+  const file = path.join(dir, CONFIG_FILE);
+  if (!fs.existsSync(file)) throw new ConfigError(`${file}: not found (is ${dir} a STaR project? create one with \`star init\`)`);
+  const text = fs.readFileSync(file, 'utf8');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const at = /position (\d+)/.exec(msg);
+    const line = at ? text.slice(0, Number(at[1])).split('\n').length : 1;
+    throw new ConfigError(`${file}:${line}: malformed JSON (${msg})`);
+  }
+  const where = (key: string) => `${file}:${lineOf(text, key)}`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${file}:1: must be a JSON object`);
+  const task = (raw as { task?: unknown }).task;
+  if (!TASK_NAMES.includes(task as TaskName))
+    throw new ConfigError(`${where('task')}: "task" must be one of ${TASK_NAMES.join(', ')} (got ${JSON.stringify(task)})`);
+  const config = merge(defaultConfig(task as TaskName), raw, '', where) as ProjectConfig;
+  check(config, where);
+  return config;
+}
+
+export async function openProject(dir: string): Promise<Project> {
+  const config = loadProjectConfig(dir);
+  return { dir: path.resolve(dir), config, task: getTask(config.task) };
+}
+
+export function projectPath(p: Project, rel: string): string {
+  return path.resolve(p.dir, rel);
+}
+
+export async function loadData(p: Project): Promise<{ train: Example[]; eval: Example[]; exemplars: Exemplar[] }> {
+  const [train, evalSet, exemplars] = await Promise.all([
+    loadExamples(projectPath(p, p.config.train), p.task),
+    loadExamples(projectPath(p, p.config.eval), p.task),
+    loadExemplars(projectPath(p, p.config.exemplars), p.task),
+  ]);
+  return { train, eval: evalSet, exemplars };
+}
+
+// Values from star.json over the defaults; unknown keys and wrong types are errors that name the line.
+function merge(def: unknown, given: unknown, key: string, where: (k: string) => string): unknown {
+  if (given === undefined) return def;
+  if (def !== null && typeof def === 'object' && !Array.isArray(def)) {
+    if (typeof given !== 'object' || given === null || Array.isArray(given))
+      throw new ConfigError(`${where(leaf(key))}: "${key}" must be an object`);
+    // a step schedule is replaced whole: its fields depend on its kind
+    if (key === 'training.schedule') return given;
+    const out: Record<string, unknown> = { ...(def as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(given as Record<string, unknown>)) {
+      const sub = key ? `${key}.${k}` : k;
+      if (!(k in out)) throw new ConfigError(`${where(k)}: unknown setting "${sub}"`);
+      out[k] = merge(out[k], v, sub, where);
+    }
+    return out;
+  }
+  if (typeof def !== typeof given) throw new ConfigError(`${where(leaf(key))}: "${key}" must be a ${typeof def} (got ${JSON.stringify(given)})`);
+  return given;
+}
+
+function check(c: ProjectConfig, where: (k: string) => string) {
+  const positive = (key: string, v: number, integer = true) => {
+    if (!(v > 0) || (integer && !Number.isInteger(v))) throw new ConfigError(`${where(leaf(key))}: "${key}" must be a positive ${integer ? 'integer' : 'number'} (got ${v})`);
+  };
+  positive('model.nLayer', c.model.nLayer);
+  positive('model.nHead', c.model.nHead);
+  positive('model.nEmbd', c.model.nEmbd);
+  positive('model.blockSize', c.model.blockSize);
+  if (c.model.nEmbd % c.model.nHead !== 0) throw new ConfigError(`${where('nEmbd')}: "model.nEmbd" must be a multiple of "model.nHead"`);
+  if (!['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'].includes(c.model.compute))
+    throw new ConfigError(`${where('compute')}: "model.compute" must be auto, tensorflow, webgpu, wasm or cpu`);
+  if (!['rope', 'learned'].includes(c.model.pos)) throw new ConfigError(`${where('pos')}: "model.pos" must be rope or learned`);
+  positive('training.batchSize', c.training.batchSize);
+  positive('training.lr', c.training.lr, false);
+  positive('sampling.k', c.sampling.k);
+  positive('sampling.maxNewTokens', c.sampling.maxNewTokens);
+  positive('star.iterations', c.star.iterations);
+  const s = c.training.schedule;
+  const ok =
+    (s.kind === 'exponential' && s.base > 0 && s.growth > 0) ||
+    (s.kind === 'linear' && s.base > 0 && s.increment >= 0) ||
+    (s.kind === 'epochs' && s.epochs > 0);
+  if (!ok)
+    throw new ConfigError(
+      `${where('schedule')}: "training.schedule" must be {"kind":"exponential","base":N,"growth":G}, {"kind":"linear","base":N,"increment":I} or {"kind":"epochs","epochs":E}`,
+    );
+}
+
+const leaf = (key: string) => key.split('.').pop() ?? key;
+
+function lineOf(text: string, key: string): number {
+  const i = text.indexOf(`"${key}"`);
+  return i < 0 ? 1 : text.slice(0, i).split('\n').length;
+}
+
+export interface InitOptions {
+  task: TaskName;
+  /** Task-native records for D (and, split off, for eval and P when they are not given). */
+  from?: string;
+  evalFrom?: string;
+  exemplarsFrom?: string;
+  /** arithmetic: sizes of the generated splits */
+  trainCount?: number;
+  exemplarCount?: number;
+  evalPerDigit?: number;
+  maxDigits?: number;
+  evalMaxDigits?: number;
+  exemplarMaxDigits?: number;
+  seed?: number;
+}
+
+/** Creates a project folder: star.json, exemplars.jsonl (P) and data/{train,eval}.jsonl. */
+export async function initProject(dir: string, o: InitOptions): Promise<void> {
+  if (fs.existsSync(path.join(dir, CONFIG_FILE))) throw new Error(`${path.join(dir, CONFIG_FILE)} already exists`);
+  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+  const task = getTask(o.task);
+  const config = defaultConfig(o.task);
+  const out = (rel: string) => path.join(dir, rel);
+  const write = (rel: string, recs: Record<string, unknown>[]) => {
+    fs.writeFileSync(out(rel), '');
+    appendJsonl(out(rel), recs);
+  };
+
+  if (o.task === 'arithmetic' && !o.from) {
+    const seed = o.seed ?? 0;
+    const maxDigits = o.maxDigits ?? 5;
+    const P = generateAdditions({ count: o.exemplarCount ?? 64, minDigits: 1, maxDigits: o.exemplarMaxDigits ?? 3, seed: hashSeed(seed, 'P') });
+    const seen = new Set(P.map((e) => e.question));
+    const D = generateAdditions({ count: o.trainCount ?? 2000, minDigits: 1, maxDigits, seed: hashSeed(seed, 'D'), exclude: seen });
+    D.forEach((e) => seen.add(e.question));
+    // Held out per digit count. There are only 100 one-digit sums and D already holds them, so that group is all
+    // 100 of them, each once: it measures recall of seen sums; longer groups are sums D never had.
+    const evalMax = o.evalMaxDigits ?? maxDigits;
+    const perDigit = o.evalPerDigit ?? 100;
+    const E: Example[] = [];
+    for (let a = 0; a < 10; a++) for (let b = 0; b < 10; b++) E.push({ id: '', question: `${a}+${b}`, gold: String(a + b), group: '1' });
+    for (let n = 2; n <= evalMax; n++)
+      E.push(...generateAdditions({ count: perDigit, minDigits: n, maxDigits: n, seed: hashSeed(seed, 'eval', n), exclude: seen }));
+    const rec = (e: Example, i: number, tag: string) => ({ id: `${tag}-${i + 1}`, question: e.question, answer: e.gold });
+    write(config.exemplars, P.map((e, i) => task.exemplarToRecord(arithmeticExemplar({ ...e, id: `p-${i + 1}` }))));
+    write(config.train, D.map((e, i) => rec(e, i, 'train')));
+    write(config.eval, E.map((e, i) => rec(e, i, 'eval')));
+  } else {
+    if (!o.from) throw new Error(`--from FILE is required for the ${o.task} task (a ${o.task === 'gsm8k' ? 'GSM8K' : 'CommonsenseQA'} JSONL file)`);
+    // Validate the source through the task before copying; the error names the file and line.
+    await loadExamples(o.from, task);
+    const records: Record<string, unknown>[] = [];
+    for await (const r of readJsonl(o.from)) records.push(r.value as Record<string, unknown>);
+    let pool = records;
+    let exemplars: Record<string, unknown>[];
+    if (o.exemplarsFrom) {
+      await loadExemplars(o.exemplarsFrom, task);
+      exemplars = [];
+      for await (const r of readJsonl(o.exemplarsFrom)) exemplars.push(r.value as Record<string, unknown>);
+    } else if (o.task === 'gsm8k') {
+      // GSM8K's own worked solutions are rationales: the first records become P.
+      const n = Math.min(o.exemplarCount ?? 8, Math.floor(records.length / 4));
+      exemplars = records.slice(0, n);
+      pool = records.slice(n);
+    } else {
+      throw new Error('--exemplars FILE is required for multiple-choice: CommonsenseQA records carry no rationales');
+    }
+    let evalRecs: Record<string, unknown>[];
+    if (o.evalFrom) {
+      await loadExamples(o.evalFrom, task);
+      evalRecs = [];
+      for await (const r of readJsonl(o.evalFrom)) evalRecs.push(r.value as Record<string, unknown>);
+    } else {
+      // hold out a tenth (at most 500) chosen by a hash of the position, so re-running init splits the same way
+      const nEval = Math.min(500, Math.max(1, Math.floor(pool.length / 10)));
+      const ranked = pool.map((r, i) => ({ r, h: hashSeed(o.seed ?? 0, 'split', i) })).sort((a, b) => a.h - b.h);
+      const held = new Set(ranked.slice(0, nEval).map((x) => x.r));
+      evalRecs = pool.filter((r) => held.has(r));
+      pool = pool.filter((r) => !held.has(r));
+    }
+    write(config.exemplars, exemplars);
+    write(config.train, pool);
+    write(config.eval, evalRecs);
+  }
+  writeJsonAtomic(out(CONFIG_FILE), config);
+}

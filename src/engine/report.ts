@@ -1,0 +1,52 @@
+// A run's iterations as rows: what `star report` prints and what the README tables come from.
+import type { IterationMetrics } from './store/format';
+import { RunStore } from './store/runStore';
+
+export interface ReportRow {
+  iteration: number;
+  direct: number | null;
+  rationalized: number | null;
+  failed: number | null;
+  trainExamples: number;
+  trainSteps: number;
+  accuracy: number;
+  byGroup: Record<string, number>;
+  seconds: number;
+}
+
+export function reportRows(store: RunStore): ReportRow[] {
+  return store
+    .finishedIterations()
+    .map((n) => store.readMetrics(n)!)
+    .map((m: IterationMetrics) => ({
+      iteration: m.iteration,
+      direct: m.iteration === 0 ? null : m.train.correct,
+      rationalized: m.iteration === 0 ? null : m.train.rationalized,
+      failed: m.iteration === 0 ? null : m.train.failed,
+      trainExamples: m.trainExamples,
+      trainSteps: m.trainSteps,
+      accuracy: m.eval.accuracy,
+      byGroup: Object.fromEntries(Object.entries(m.eval.byGroup).map(([g, a]) => [g, a.accuracy])),
+      seconds: m.seconds,
+    }));
+}
+
+/** Group names in a natural order: "2" before "10". */
+export function groupNames(rows: ReportRow[]): string[] {
+  const names = new Set<string>();
+  for (const r of rows) for (const g of Object.keys(r.byGroup)) names.add(g);
+  return [...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+}
+
+/** A Markdown table of the rows (for READMEs and notes). */
+export function markdownTable(rows: ReportRow[], groupLabel = 'digits'): string {
+  const groups = groupNames(rows);
+  const head = ['iter', 'direct', 'rationalized', 'failed', 'train ex.', 'steps', 'eval acc', ...groups.map((g) => `${groupLabel} ${g}`), 'seconds'];
+  const fmt = (x: number | null) => (x === null ? '–' : String(x));
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows)
+    lines.push(
+      `| ${[r.iteration, fmt(r.direct), fmt(r.rationalized), fmt(r.failed), r.trainExamples, r.trainSteps, r.accuracy.toFixed(3), ...groups.map((g) => (r.byGroup[g] ?? 0).toFixed(2)), r.seconds.toFixed(0)].join(' | ')} |`,
+    );
+  return lines.join('\n');
+}

@@ -1,0 +1,134 @@
+// Reads and writes one run directory. Whole files are replaced atomically; growing files are only appended to,
+// and a torn last line (a kill mid-write) is cut off on resume, so nothing is lost or duplicated.
+import * as fs from 'fs';
+import * as path from 'path';
+import { appendJsonl, readAppendLog, writeFileAtomic, writeJsonAtomic } from './jsonl';
+import {
+  Annotation,
+  EvalLine,
+  GenerationLine,
+  IterationMetrics,
+  iterDir,
+  RunEvent,
+  RunJson,
+  RUNS_DIR,
+  TrainExample,
+} from './format';
+
+export class RunStore {
+  constructor(readonly dir: string) {}
+
+  static runsDir(projectDir: string): string {
+    return path.join(projectDir, RUNS_DIR);
+  }
+
+  /** Run ids, oldest first (ids start with a sortable timestamp). */
+  static list(projectDir: string): string[] {
+    const d = RunStore.runsDir(projectDir);
+    if (!fs.existsSync(d)) return [];
+    return fs.readdirSync(d).filter((n) => fs.existsSync(path.join(d, n, 'run.json'))).sort();
+  }
+
+  static latest(projectDir: string): RunStore | undefined {
+    const ids = RunStore.list(projectDir);
+    return ids.length ? new RunStore(path.join(RunStore.runsDir(projectDir), ids[ids.length - 1])) : undefined;
+  }
+
+  static create(projectDir: string, run: RunJson): RunStore {
+    const dir = path.join(RunStore.runsDir(projectDir), run.id);
+    fs.mkdirSync(dir, { recursive: true });
+    const store = new RunStore(dir);
+    store.writeRun(run);
+    return store;
+  }
+
+  static newRunId(now = new Date()): string {
+    const t = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+    return `${t}-${Math.random().toString(36).slice(2, 6)}`;
+  }
+
+  get id(): string {
+    return path.basename(this.dir);
+  }
+
+  readRun(): RunJson {
+    return JSON.parse(fs.readFileSync(path.join(this.dir, 'run.json'), 'utf8')) as RunJson;
+  }
+
+  writeRun(run: RunJson): void {
+    writeJsonAtomic(path.join(this.dir, 'run.json'), { ...run, updatedAt: new Date().toISOString() });
+  }
+
+  updateRun(patch: Partial<RunJson>): RunJson {
+    const run = { ...this.readRun(), ...patch };
+    this.writeRun(run);
+    return run;
+  }
+
+  iterPath(n: number, file?: string): string {
+    const d = path.join(this.dir, iterDir(n));
+    return file ? path.join(d, file) : d;
+  }
+
+  ensureIter(n: number): string {
+    const d = this.iterPath(n);
+    fs.mkdirSync(d, { recursive: true });
+    return d;
+  }
+
+  /** Iterations with a metrics.json, i.e. finished ones, in order. */
+  finishedIterations(): number[] {
+    if (!fs.existsSync(this.dir)) return [];
+    return fs
+      .readdirSync(this.dir)
+      .map((n) => /^iter-(\d+)$/.exec(n))
+      .filter((m): m is RegExpExecArray => !!m && fs.existsSync(path.join(this.dir, m[0], 'metrics.json')))
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+  }
+
+  readGenerations(n: number, repair = false): GenerationLine[] {
+    return readAppendLog<GenerationLine>(this.iterPath(n, 'generations.jsonl'), repair);
+  }
+
+  appendGenerations(n: number, lines: GenerationLine[]): void {
+    appendJsonl(this.iterPath(n, 'generations.jsonl'), lines);
+  }
+
+  writeTrainSet(n: number, examples: TrainExample[]): void {
+    writeFileAtomic(this.iterPath(n, 'train.jsonl'), examples.map((e) => JSON.stringify(e) + '\n').join(''));
+  }
+
+  readTrainSet(n: number): TrainExample[] {
+    return readAppendLog<TrainExample>(this.iterPath(n, 'train.jsonl'));
+  }
+
+  readMetrics(n: number): IterationMetrics | undefined {
+    const f = this.iterPath(n, 'metrics.json');
+    return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as IterationMetrics) : undefined;
+  }
+
+  writeMetrics(n: number, m: IterationMetrics): void {
+    writeJsonAtomic(this.iterPath(n, 'metrics.json'), m);
+  }
+
+  writeEval(n: number, lines: EvalLine[]): void {
+    writeFileAtomic(this.iterPath(n, 'eval.jsonl'), lines.map((l) => JSON.stringify(l) + '\n').join(''));
+  }
+
+  readEval(n: number): EvalLine[] {
+    return readAppendLog<EvalLine>(this.iterPath(n, 'eval.jsonl'));
+  }
+
+  appendEvent(e: RunEvent): void {
+    appendJsonl(path.join(this.dir, 'events.jsonl'), [{ time: new Date().toISOString(), ...e }]);
+  }
+
+  readAnnotations(): Annotation[] {
+    return readAppendLog<Annotation>(path.join(this.dir, 'annotations.jsonl'));
+  }
+
+  appendAnnotation(a: Annotation): void {
+    appendJsonl(path.join(this.dir, 'annotations.jsonl'), [a]);
+  }
+}

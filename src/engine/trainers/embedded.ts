@@ -1,0 +1,32 @@
+// Fine-tunes the embedded GPT from the base checkpoint and writes the result as a checkpoint.
+import { loadModel, saveModel } from '../model/checkpoint';
+import { clearTrainState, train } from '../model/train';
+import type { TrainSpec } from '../store/format';
+import { TrainJob, Trainer } from './trainer';
+
+export class EmbeddedTrainer implements Trainer {
+  constructor(private readonly spec: TrainSpec) {}
+
+  async train(job: TrainJob): Promise<{ loss: number | null; steps: number }> {
+    const { model, tokenizer } = loadModel(job.baseDir);
+    try {
+      const r = train(model, tokenizer, job.examples, {
+        steps: job.steps,
+        batchSize: this.spec.batchSize,
+        lr: this.spec.lr,
+        warmupFraction: this.spec.warmupFraction,
+        weightDecay: this.spec.weightDecay,
+        gradClip: this.spec.gradClip,
+        seed: job.seed,
+        stateDir: job.outDir,
+        onStep: (step, loss) => job.onProgress?.(step, job.steps, loss),
+        shouldStop: job.shouldStop,
+      });
+      saveModel(job.outDir, model, tokenizer);
+      clearTrainState(job.outDir);
+      return r;
+    } finally {
+      model.dispose();
+    }
+  }
+}
