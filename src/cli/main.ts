@@ -57,10 +57,11 @@ program
   .option('--run <id>', 'the run to resume')
   .addOption(backendOption())
   .option('--json', 'print one JSON event per line instead of a progress bar')
+  .option('--chunk-size <n>', 'questions generated per chunk appended to generations.jsonl (the most a kill can cost)', int)
   .action(async (dir: string, o) => {
     await runCommand(dir, {
       iterations: o.iterations, seed: o.seed, rationalize: o.rationalize === false ? false : undefined,
-      resume: o.resume, runId: o.run, compute: o.backend as BackendChoice | undefined,
+      resume: o.resume, runId: o.run, compute: o.backend as BackendChoice | undefined, chunkSize: o.chunkSize,
     }, !!o.json);
   });
 

@@ -104,7 +104,7 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
 
       // 1-3. Rationales from M(n-1) for all of D, rationalizing the wrong ones; appended chunk by chunk.
       const phase = { generate: 0, rationalize: 0, train: 0, eval: 0 };
-      const lines = await generateAll(task, config, store, n, data.train, P, phase, emit, stop, opts.chunkSize ?? 256);
+      const lines = await generateAll(task, config, store, n, data.train, P, phase, emit, stop, Math.max(1, opts.chunkSize ?? 256));
 
       // 4. Fine-tune the ORIGINAL model on the kept rationales.
       const examples = trainingSet(task, config, P, lines, data.train);

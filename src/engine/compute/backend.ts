@@ -59,6 +59,7 @@ const TRY: Record<BackendName, () => Promise<string>> = {
   },
 
   async webgpu() {
+    if (process.platform === 'linux' && !hasVulkanLoader()) throw new Error('no Vulkan loader (libvulkan.so.1) for the webgpu package');
     let webgpu: { create: (opts: string[]) => GpuLike; globals: object };
     try {
       webgpu = nodeRequire('webgpu');
@@ -101,4 +102,15 @@ function wasmDir(): string {
   const candidates = [__dirname, path.join(__dirname, '..', '..', '..', 'dist')];
   for (const d of candidates) if (fs.existsSync(path.join(d, 'tfjs-backend-wasm-simd.wasm'))) return d + path.sep;
   return path.dirname(nodeRequire.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm')) + path.sep;
+}
+
+/** Dawn reaches the GPU through Vulkan on Linux; without the loader it would only print a warning and find nothing. */
+function hasVulkanLoader(): boolean {
+  const dirs = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  if (dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return true;
+  try {
+    return fs.readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1');
+  } catch {
+    return ['/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib'].some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
+  }
 }

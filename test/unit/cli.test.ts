@@ -1,0 +1,108 @@
+// The `star` command as a person types it: set-up, validation, and the errors they see.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+
+const CLI = path.resolve('dist', 'cli.js');
+const GSM8K_TEST = path.resolve('..', 'shared', 'datasets', 'gsm8k', 'test.jsonl');
+const star = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'star-cli-'));
+const lines = (f: string) => fs.readFileSync(f, 'utf8').trim().split('\n');
+
+describe('star init', () => {
+  test('arithmetic: P, D and a held-out split that shares no sum of 2+ digits with D', () => {
+    const dir = path.join(tmp(), 'p');
+    const r = star('init', dir, '--task', 'arithmetic');
+    assert.equal(r.status, 0, r.stderr);
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'star.json'), 'utf8'));
+    assert.equal(cfg.task, 'arithmetic');
+    const train = lines(path.join(dir, 'data/train.jsonl')).map((l) => JSON.parse(l));
+    const evalSet = lines(path.join(dir, 'data/eval.jsonl')).map((l) => JSON.parse(l));
+    const P = lines(path.join(dir, 'exemplars.jsonl')).map((l) => JSON.parse(l));
+    assert.equal(train.length, 2000);
+    assert.equal(P.length, 64);
+    assert.ok(P.every((e) => typeof e.rationale === 'string' && e.rationale.length > 0));
+    const seen = new Set([...train, ...P].map((x) => x.question));
+    const longer = evalSet.filter((x) => x.question.split('+')[0].length > 1);
+    assert.equal(longer.length, 400);
+    assert.ok(longer.every((x) => !seen.has(x.question)), 'held-out sums are not in D or P');
+    assert.notEqual(star('init', dir, '--task', 'arithmetic').status, 0, 'never overwrites a project');
+  });
+
+  test('gsm8k from the real GSM8K test set: 8 worked solutions become P, a tenth is held out', () => {
+    const dir = path.join(tmp(), 'g');
+    const r = star('init', dir, '--task', 'gsm8k', '--from', GSM8K_TEST);
+    assert.equal(r.status, 0, r.stderr);
+    const total = lines(GSM8K_TEST).length;
+    const P = lines(path.join(dir, 'exemplars.jsonl'));
+    const train = lines(path.join(dir, 'data/train.jsonl'));
+    const evalSet = lines(path.join(dir, 'data/eval.jsonl'));
+    assert.equal(P.length, 8);
+    assert.equal(P.length + train.length + evalSet.length, total);
+    assert.equal(evalSet.length, Math.floor((total - 8) / 10));
+    assert.equal(star('validate', path.join(dir, 'exemplars.jsonl'), '--task', 'gsm8k', '--exemplars').status, 0);
+  });
+
+  test('multiple-choice without exemplars says why it needs them', () => {
+    const f = path.join(tmp(), 'cqa.jsonl');
+    fs.writeFileSync(f, JSON.stringify({ id: 'q1', question: { stem: 'Where is a fish?', choices: [{ label: 'A', text: 'sea' }, { label: 'B', text: 'sky' }] }, answerKey: 'A' }) + '\n');
+    const r = star('init', path.join(tmp(), 'm'), '--task', 'multiple-choice', '--from', f);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--exemplars FILE is required/);
+  });
+});
+
+describe('star validate', () => {
+  test('reports every bad line as file:line: reason, exits 1, and counts the good ones', () => {
+    const f = path.join(tmp(), 'bad.jsonl');
+    fs.writeFileSync(f, ['{"question": "1+2", "answer": "3"}', '{"question": "1+2", "answer": ', '{"answer": "4"}', '{"question": "2+2", "answer": "4"}'].join('\n') + '\n');
+    const r = star('validate', f, '--task', 'arithmetic');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2: malformed JSON`));
+    assert.match(r.stderr, /bad\.jsonl:3: .*question/);
+    assert.match(r.stdout, /2 valid record\(s\), 2 error\(s\)/);
+    assert.equal(fs.readFileSync(f, 'utf8').split('\n').length, 5, 'the file is left as it was');
+  });
+
+  test('the real GSM8K test set has no bad line', () => {
+    const r = star('validate', GSM8K_TEST, '--task', 'gsm8k');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /1319 valid record\(s\), 0 error\(s\)/);
+  });
+});
+
+describe('star run', () => {
+  test('a malformed star.json names the file and line', () => {
+    const dir = path.join(tmp(), 'p');
+    assert.equal(star('init', dir, '--task', 'arithmetic', '--train-count', '10').status, 0);
+    const file = path.join(dir, 'star.json');
+    const text = fs.readFileSync(file, 'utf8').split('\n');
+    const i = text.findIndex((l) => l.includes('"nLayer"'));
+    text[i] = text[i].replace(/\d+/, '"three"');
+    fs.writeFileSync(file, text.join('\n'));
+    const r = star('run', dir);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`star\\.json:${i + 1}: "model\\.nLayer" must be a number`));
+  });
+
+  test('a bad line in the dataset stops the run before any work, naming file and line', () => {
+    const dir = path.join(tmp(), 'p');
+    assert.equal(star('init', dir, '--task', 'arithmetic', '--train-count', '10').status, 0);
+    fs.appendFileSync(path.join(dir, 'data/train.jsonl'), '{"question": "12+3", "answer": "16"}\n');
+    const r = star('run', dir);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /train\.jsonl:11: /);
+    assert.ok(!fs.existsSync(path.join(dir, '.star')), 'no run was started');
+  });
+
+  test('--resume with nothing to resume is a clear error', () => {
+    const dir = path.join(tmp(), 'p');
+    assert.equal(star('init', dir, '--task', 'arithmetic', '--train-count', '10').status, 0);
+    const r = star('run', dir, '--resume');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no run to resume/);
+  });
+});

@@ -1,0 +1,221 @@
+// The STaR loop end to end on a tiny arithmetic project, with the real embedded model.
+import { strict as assert } from 'node:assert';
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { before, describe, test } from 'node:test';
+import { selectBackend } from '../../src/engine/compute/backend';
+import { decodeSafetensors } from '../../src/engine/model/checkpoint';
+import { initProject, openProject } from '../../src/engine/project';
+import { hashSeed } from '../../src/engine/random';
+import { runStar, trainSteps } from '../../src/engine/star';
+import type { GenerationLine, ProjectConfig, RunEvent } from '../../src/engine/store/format';
+import { RunStore } from '../../src/engine/store/runStore';
+import { EmbeddedTrainer } from '../../src/engine/trainers/embedded';
+
+const CLI = path.resolve('dist', 'cli.js');
+
+/** A project small enough to run in seconds, big enough that the model learns to use the hint. */
+async function tinyProject(): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'star-loop-'));
+  await initProject(dir, { task: 'arithmetic', trainCount: 48, exemplarCount: 32, maxDigits: 2, evalMaxDigits: 2, evalPerDigit: 12, seed: 3 });
+  const file = path.join(dir, 'star.json');
+  const c = JSON.parse(fs.readFileSync(file, 'utf8')) as ProjectConfig;
+  c.model = { ...c.model, compute: 'wasm', nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 48, dropout: 0 };
+  c.training = { ...c.training, baseSteps: 200, schedule: { kind: 'exponential', base: 60, growth: 1.2 }, batchSize: 16, lr: 3e-3 };
+  c.sampling = { ...c.sampling, maxNewTokens: 30 };
+  c.star = { ...c.star, iterations: 2, seed: 1 };
+  fs.writeFileSync(file, JSON.stringify(c, null, 2));
+  return dir;
+}
+
+/** Runs the CLI to completion. */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const hintFree = (l: GenerationLine) => !/Target/i.test(l.rationale) || l.hintLeak === true;
+
+before(async () => {
+  await selectBackend('wasm');
+});
+
+describe('STaR loop', () => {
+  let dir: string;
+  let store: RunStore;
+  const events: RunEvent[] = [];
+
+  before(async () => {
+    dir = await tinyProject();
+    store = await runStar(await openProject(dir), {}, (e) => events.push(e));
+  });
+
+  test('writes the run store: base model as iteration 0, then one folder per iteration', () => {
+    const run = store.readRun();
+    assert.equal(run.status, 'finished');
+    assert.match(run.backend, /^wasm/);
+    assert.deepEqual(store.finishedIterations(), [0, 1, 2]);
+    const m0 = store.readMetrics(0)!;
+    assert.equal(m0.eval.total, 100 + 12);
+    assert.deepEqual(Object.keys(m0.eval.byGroup).sort(), ['1', '2']);
+    for (const n of [1, 2]) {
+      const lines = store.readGenerations(n);
+      assert.equal(lines.length, 48, 'one line per training question');
+      assert.equal(new Set(lines.map((l) => l.id)).size, 48);
+      const m = store.readMetrics(n)!;
+      assert.equal(m.train.correct + m.train.rationalized + m.train.failed, 48);
+      assert.equal(m.trainSteps, trainSteps({ kind: 'exponential', base: 60, growth: 1.2 }, n, 0, 16));
+    }
+    assert.equal(store.readMetrics(2)!.trainSteps, 72, 'steps grow 20% an iteration');
+    assert.ok(events.some((e) => e.type === 'progress' && e.phase === 'train'));
+    assert.equal(events[events.length - 1].type, 'run-end');
+  });
+
+  test('rationalization adds examples the direct pass missed, stored without the hint', () => {
+    const lines = store.readGenerations(1);
+    const rationalized = lines.filter((l) => l.stage === 'rationalized');
+    assert.ok(rationalized.length > 0, 'the hint rescued some questions');
+    for (const l of rationalized) {
+      assert.ok(l.correct);
+      assert.notEqual(l.directAnswer, l.gold, 'only questions the direct pass got wrong are rationalized');
+    }
+    const train = store.readTrainSet(1);
+    const fromRationalization = train.filter((e) => e.source === 'rationalized');
+    assert.equal(fromRationalization.length, rationalized.filter((l) => !l.hintLeak).length);
+    for (const e of train.filter((x) => x.source === 'direct' || x.source === 'rationalized')) {
+      assert.ok(!e.prompt.includes('Target'), `the hint is not in a training prompt: ${e.prompt}`);
+      assert.ok(!e.completion.includes('Target'), `the hint is not in a training rationale: ${e.completion}`);
+    }
+    for (const n of [1, 2]) for (const l of store.readGenerations(n)) assert.ok(hintFree(l), `hint in stored rationale of ${l.id}: ${l.rationale}`);
+  });
+
+  test('every iteration fine-tunes the ORIGINAL base model, not the previous iteration', async () => {
+    const run = store.readRun();
+    const examples = store.readTrainSet(2);
+    const steps = store.readMetrics(2)!.trainSteps;
+    const weights = (d: string) => decodeSafetensors(fs.readFileSync(path.join(d, 'model.safetensors'))).tensors;
+    const retrain = async (baseDir: string) => {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), 'star-retrain-'));
+      await new EmbeddedTrainer(run.config.training).train({ baseDir, outDir: out, examples, steps, seed: hashSeed(run.config.star.seed, 'train', 2) });
+      return weights(out);
+    };
+    const actual = weights(store.iterPath(2));
+    const fromBase = await retrain(store.iterPath(0));
+    const fromPrevious = await retrain(store.iterPath(1));
+    const same = (a: Map<string, { data: ArrayLike<number> }>, b: typeof a) =>
+      [...a].every(([k, t]) => Array.from(t.data).every((x, i) => Math.abs(x - b.get(k)!.data[i]) < 1e-6));
+    assert.ok(same(actual, fromBase), 'M2 = train(M0, D2)');
+    assert.ok(!same(actual, fromPrevious), 'M2 != train(M1, D2)');
+  });
+
+  test('export: kept rationales as SFT or chat rows, with provenance, no hint, rejected rows left out', async () => {
+    const out = path.join(dir, 'export.jsonl');
+    const kept = store.readGenerations(2).filter((l) => l.correct && !l.hintLeak);
+    assert.ok(kept.length >= 2);
+    store.appendAnnotation({ time: new Date().toISOString(), iteration: 2, id: kept[0].id, verdict: 'reject' });
+    store.appendAnnotation({ time: new Date().toISOString(), iteration: 2, id: kept[1].id, verdict: 'accept', rationale: 'edited by a person' });
+    const r = await cli(['export', dir, '--format', 'sft', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.length, kept.length - 1);
+    assert.ok(!rows.some((x) => x.metadata.id === kept[0].id), 'the rejected row is not exported');
+    const edited = rows.find((x) => x.metadata.id === kept[1].id);
+    assert.equal(edited.completion, `edited by a person>${kept[1].gold}\n`);
+    for (const x of rows) {
+      assert.ok(!x.prompt.includes('Target') && !x.completion.includes('Target'));
+      assert.deepEqual(Object.keys(x.metadata).sort(), ['id', 'iteration', 'run', 'stage', 'verdict']);
+      assert.equal(x.metadata.run, store.id);
+    }
+    const chat = path.join(dir, 'chat.jsonl');
+    assert.equal((await cli(['export', dir, '--format', 'openai-chat', '--out', chat])).code, 0);
+    const first = JSON.parse(fs.readFileSync(chat, 'utf8').split('\n')[0]);
+    assert.deepEqual(first.messages.map((m: { role: string }) => m.role), ['user', 'assistant']);
+  });
+
+  test('report prints every finished iteration', async () => {
+    const r = await cli(['report', dir, '--json']);
+    assert.equal(r.code, 0);
+    const rows = JSON.parse(r.stdout).rows;
+    assert.deepEqual(rows.map((x: { iteration: number }) => x.iteration), [0, 1, 2]);
+    assert.equal(rows[1].direct + rows[1].rationalized + rows[1].failed, 48);
+  });
+
+  test('--no-rationalize keeps only direct hits', async () => {
+    const s = await runStar(await openProject(dir), { rationalize: false, iterations: 1 }, () => {});
+    const lines = s.readGenerations(1);
+    assert.ok(lines.every((l) => l.stage !== 'rationalized'));
+    assert.equal(s.readRun().config.star.rationalize, false);
+    assert.ok(s.readTrainSet(1).every((e) => e.source !== 'exemplar-hint' && e.source !== 'rationalized'));
+  });
+});
+
+describe('kill and resume', () => {
+  /** Runs the CLI; `killWhen` sees each JSON event and returns true to SIGKILL the process right there. */
+  function cliUntil(args: string[], killWhen?: (e: RunEvent) => boolean): Promise<{ code: number | null; killed: boolean; events: RunEvent[] }> {
+    return new Promise((resolve) => {
+      const p: ChildProcess = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const events: RunEvent[] = [];
+      let buf = '';
+      let killed = false;
+      p.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const e = JSON.parse(buf.slice(0, i)) as RunEvent;
+          buf = buf.slice(i + 1);
+          events.push(e);
+          if (!killed && killWhen?.(e)) { killed = true; p.kill('SIGKILL'); }
+        }
+      });
+      p.stderr!.resume();
+      p.on('close', (code) => resolve({ code, killed, events }));
+    });
+  }
+
+  test('a run killed with SIGKILL mid-generation and mid-training resumes to exactly the uninterrupted result', async () => {
+    const a = await tinyProject();
+    const b = await tinyProject(); // same seed and config: the same data
+    const whole = await cliUntil(['run', a, '--json', '--chunk-size', '8']);
+    assert.equal(whole.code, 0);
+
+    // killed after 3 chunks of iteration 1's generation
+    const k1 = await cliUntil(['run', b, '--json', '--chunk-size', '8'], (e) => e.type === 'progress' && e.phase === 'generate' && e.iteration === 1 && e.done >= 24);
+    assert.ok(k1.killed);
+    const runB = RunStore.latest(b)!;
+    const partial = runB.readGenerations(1).length;
+    assert.ok(partial >= 24 && partial < 48, `partial generations kept: ${partial}`);
+    // a torn line, as a kill in the middle of a write leaves it
+    fs.appendFileSync(runB.iterPath(1, 'generations.jsonl'), '{"id":"train-4","quest');
+
+    // killed again mid-training of iteration 1
+    const k2 = await cliUntil(['run', b, '--resume', '--json', '--chunk-size', '8'], (e) => e.type === 'progress' && e.phase === 'train' && e.iteration === 1 && e.done >= 20);
+    assert.ok(k2.killed);
+    const generated = k2.events.filter((e) => e.type === 'progress' && e.phase === 'generate' && e.iteration === 1);
+    assert.ok(generated.every((e) => (e as { done: number }).done > partial), 'finished chunks are not generated again');
+
+    const k3 = await cliUntil(['run', b, '--resume', '--json', '--chunk-size', '8']);
+    assert.equal(k3.code, 0);
+    assert.equal(runB.readRun().status, 'finished');
+
+    const runA = RunStore.latest(a)!;
+    for (const n of [1, 2]) {
+      const ga = runA.readGenerations(n);
+      const gb = runB.readGenerations(n);
+      assert.equal(gb.length, 48, 'no line lost or duplicated');
+      const byId = (g: GenerationLine[]) => JSON.stringify([...g].sort((x, y) => x.id.localeCompare(y.id)));
+      assert.equal(byId(gb), byId(ga), `iteration ${n}: same generations as the unbroken run`);
+      assert.deepEqual(runB.readEval(n), runA.readEval(n));
+    }
+    const wa = fs.readFileSync(runA.iterPath(2, 'model.safetensors'));
+    const wb = fs.readFileSync(runB.iterPath(2, 'model.safetensors'));
+    assert.ok(wa.equals(wb), 'same final weights');
+  });
+});
