@@ -98,6 +98,16 @@ test('arithmetic exemplars: gold rationale, record round trip, checks', () => {
   assert.throws(() => arithmetic.exemplarFromRecord({ question: '58+67', rationale: 'x', answer: '126' }, 'p'), /wrong/);
 });
 
+test('arithmetic completion budget fits the longest right completion, and no more than a few characters over', () => {
+  for (let n = 1; n <= 8; n++) {
+    const nines = '9'.repeat(n);
+    const worst = arithmeticExemplar(arithmetic.fromRecord({ question: `${nines}+${nines}`, answer: String(2n * BigInt(nines)) }, 'x'));
+    const need = arithmetic.completion(worst.rationale, worst.gold).length;
+    const budget = arithmetic.completionBudget!(worst);
+    assert.ok(budget >= need && budget <= need + 4, `n=${n}: budget ${budget}, worst completion ${need}`);
+  }
+});
+
 test('generateAdditions: deterministic per seed, balanced over digits, honours exclude', () => {
   const opts = { count: 300, minDigits: 2, maxDigits: 4, seed: 7 };
   const a = generateAdditions(opts);

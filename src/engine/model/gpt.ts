@@ -1,6 +1,8 @@
 // A decoder-only transformer in the spirit of nanoGPT's model.py, on tfjs-core ops.
 // Parameter names and layouts follow Hugging Face GPT-2 (Conv1D weights are [in, out]), so checkpoints read like one.
 import * as tf from '@tensorflow/tfjs-core';
+// Fused where the native kernels run, the plain tfjs composition elsewhere: same numbers either way.
+import { gelu, layerNorm } from '../compute/native';
 
 export interface GPTConfig {
   vocabSize: number;
@@ -194,16 +196,8 @@ export class GPT {
   }
 
   private layerNorm(x: tf.Tensor, name: string): tf.Tensor {
-    const { mean, variance } = tf.moments(x, -1, true);
-    const norm = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LN_EPS)));
-    return tf.add(tf.mul(norm, this.p(name + '.weight')), this.p(name + '.bias'));
+    return layerNorm(x, this.p(name + '.weight'), this.p(name + '.bias'), LN_EPS);
   }
-}
-
-/** GELU, tanh approximation (GPT-2's). */
-function gelu(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
 }
 
 /**

@@ -3,10 +3,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mulberry32 } from '../random';
 import { GPT, KVCache } from './gpt';
+import type { TextTokenizer } from './hfTokenizer';
 import { CharTokenizer, PAD } from './tokenizer';
 
 export interface SampleOptions {
-  maxNewTokens: number;
+  /** One limit for all prompts, or one per prompt (a task may know how long a right answer can be). */
+  maxNewTokens: number | number[];
   /** 0 = greedy */
   temperature: number;
   /** 0 = whole vocabulary */
@@ -19,7 +21,7 @@ export interface SampleOptions {
 }
 
 /** Completions (stop sequence cut off) for each prompt, in order. */
-export function sample(model: GPT, tokenizer: CharTokenizer, prompts: string[], opt: SampleOptions): string[] {
+export function sample(model: GPT, tokenizer: TextTokenizer, prompts: string[], opt: SampleOptions): string[] {
   const out = new Array<string>(prompts.length);
   const enc = prompts.map((p) => tokenizer.encode(p));
   const limit = model.config.blockSize;
@@ -30,7 +32,8 @@ export function sample(model: GPT, tokenizer: CharTokenizer, prompts: string[], 
   let done = 0;
   for (let lo = 0; lo < order.length; lo += B) {
     const rows = order.slice(lo, lo + B);
-    const texts = sampleBatch(model, tokenizer, rows.map((i) => enc[i]), rows.map((i) => opt.seeds?.[i] ?? i), opt);
+    const budgets = rows.map((i) => (typeof opt.maxNewTokens === 'number' ? opt.maxNewTokens : opt.maxNewTokens[i]));
+    const texts = sampleBatch(model, tokenizer, rows.map((i) => enc[i]), rows.map((i) => opt.seeds?.[i] ?? i), budgets, opt);
     rows.forEach((i, j) => (out[i] = texts[j]));
     done += rows.length;
     opt.onBatch?.(done);
@@ -38,7 +41,7 @@ export function sample(model: GPT, tokenizer: CharTokenizer, prompts: string[], 
   return out;
 }
 
-function sampleBatch(model: GPT, tok: CharTokenizer, prompts: number[][], seeds: number[], opt: SampleOptions): string[] {
+function sampleBatch(model: GPT, tok: TextTokenizer, prompts: number[][], seeds: number[], budgets: number[], opt: SampleOptions): string[] {
   const n = prompts.length;
   const L = Math.max(...prompts.map((p) => p.length));
   const ids = new Int32Array(n * L).fill(PAD);
@@ -54,11 +57,15 @@ function sampleBatch(model: GPT, tok: CharTokenizer, prompts: number[][], seeds:
   });
   const rands = seeds.map((s) => mulberry32(s));
   const text = prompts.map(() => '');
+  // A subword tokenizer decodes the whole row again (a token alone may be half a character or lose its space).
+  const whole = !(tok instanceof CharTokenizer);
+  const gen: number[][] = prompts.map(() => []);
   const finished = new Array<boolean>(n).fill(false);
   const length = prompts.map((p) => p.length);
-  const maxNew = prompts.map((p) => Math.min(opt.maxNewTokens, model.config.blockSize - p.length));
+  const last = model.config.blockSize - 1;
+  const maxNew = prompts.map((p, i) => Math.min(budgets[i], model.config.blockSize - p.length));
 
-  let active = prompts.map((_, i) => i); // batch row -> prompt index
+  let rows = prompts.map((_, i) => i); // batch row -> prompt index
   let mask = tf.tensor2d(keyMask, [n, L]);
   const idsT = tf.tensor2d(ids, [n, L], 'int32');
   const posT = tf.tensor2d(pos, [n, L], 'int32');
@@ -74,24 +81,41 @@ function sampleBatch(model: GPT, tok: CharTokenizer, prompts: number[][], seeds:
   let cache = first.cache;
 
   try {
-    for (let step = 0; active.length > 0; step++) {
-      const next = pick(logits, active.map((i) => rands[i]), opt);
+    for (let step = 0; ; step++) {
+      const next = pick(logits, rows.map((i) => rands[i]), opt);
       logits.dispose();
-      const keep: number[] = [];
-      active.forEach((i, row) => {
-        text[i] += tok.decodeOne(next[row]);
+      rows.forEach((i, r) => {
+        if (finished[i]) return;
+        if (whole) {
+          const before = text[i].length;
+          gen[i].push(next[r]);
+          text[i] = tok.decode(gen[i]);
+          length[i]++;
+          // the first stop sequence the new token completed (a subword token may carry text past it), or EOS
+          let cut = -1;
+          for (const s of opt.stop) {
+            const at = s ? text[i].indexOf(s, Math.max(0, before - s.length + 1)) : -1;
+            if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+          }
+          if (cut >= 0) { text[i] = text[i].slice(0, cut); finished[i] = true; }
+          else if (next[r] === tok.eosId || step + 1 >= maxNew[i]) finished[i] = true;
+          return;
+        }
+        text[i] += tok.decodeOne(next[r]);
         length[i]++;
         const stop = opt.stop.find((s) => s && text[i].endsWith(s));
         if (stop !== undefined) { text[i] = text[i].slice(0, text[i].length - stop.length); finished[i] = true; }
         else if (step + 1 >= maxNew[i]) finished[i] = true;
-        else keep.push(row);
       });
-      if (keep.length === 0) break;
-      // shrink the batch when rows finished: fewer rows, less work per step
-      const rowsLeft = keep.length < active.length ? tf.tensor1d(keep, 'int32') : undefined;
-      const nextIds = tf.tensor2d(keep.map((row) => next[row]), [keep.length, 1], 'int32');
-      const nextPos = tf.tensor2d(keep.map((row) => length[active[row]] - 1), [keep.length, 1], 'int32');
-      const shrink = <T extends tf.Tensor>(t: T): T => (rowsLeft ? (tf.gather(t, rowsLeft) as T) : t);
+      const alive = rows.map((i, r) => (finished[i] ? -1 : r)).filter((r) => r >= 0);
+      if (alive.length === 0) break;
+      // Finished rows ride along until half the batch is done, then the batch is compacted: copying the cache
+      // on every finish would cost more than the rows it saves.
+      const compact = alive.length <= rows.length / 2 ? tf.tensor1d(alive, 'int32') : undefined;
+      const keep = compact ? alive : rows.map((_, r) => r);
+      const nextIds = tf.tensor2d(keep.map((r) => next[r]), [keep.length, 1], 'int32');
+      const nextPos = tf.tensor2d(keep.map((r) => Math.min(length[rows[r]] - 1, last)), [keep.length, 1], 'int32');
+      const shrink = <T extends tf.Tensor>(t: T): T => (compact ? (tf.gather(t, compact) as T) : t);
       const prevCache = cache;
       const prevMask = mask;
       const stepped = tf.tidy(() => {
@@ -102,13 +126,13 @@ function sampleBatch(model: GPT, tok: CharTokenizer, prompts: number[][], seeds:
       });
       disposeCache(prevCache);
       prevMask.dispose();
-      rowsLeft?.dispose();
+      compact?.dispose();
       nextIds.dispose();
       nextPos.dispose();
       logits = stepped.logits;
       cache = stepped.cache;
       mask = stepped.mask;
-      active = keep.map((row) => active[row]);
+      rows = keep.map((r) => rows[r]);
     }
   } finally {
     disposeCache(cache);

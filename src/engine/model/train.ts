@@ -3,11 +3,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
+import { adamwStep } from '../compute/native';
 import { hashSeed, mulberry32 } from '../random';
 import { writeFileAtomic, writeJsonAtomic } from '../store/jsonl';
 import { decodeSafetensors, encodeSafetensors, RawTensor } from './checkpoint';
 import { GPT } from './gpt';
-import { CharTokenizer, PAD } from './tokenizer';
+import type { TextTokenizer } from './hfTokenizer';
+import { PAD } from './tokenizer';
 
 export interface TrainOptions {
   steps: number;
@@ -47,7 +49,7 @@ interface Encoded {
 }
 
 /** Trains `model` in place for `opts.steps` steps, resuming from `opts.stateDir` when a state is there. */
-export function train(model: GPT, tokenizer: CharTokenizer, data: Sequence[], opts: TrainOptions): { loss: number | null; steps: number } {
+export function train(model: GPT, tokenizer: TextTokenizer, data: Sequence[], opts: TrainOptions): { loss: number | null; steps: number } {
   if (data.length === 0 || opts.steps <= 0) return { loss: null, steps: 0 };
   const T = model.config.blockSize;
   // Sequences longer than the context keep their end: the answer is what must be learned.
@@ -165,7 +167,7 @@ function trainStep(
   vars: tf.Variable[],
   m: tf.Variable[],
   s: tf.Variable[],
-  decay: Set<tf.Variable>,
+  decays: Set<tf.Variable>,
   batch: Batch,
   h: { lr: number; t: number; weightDecay: number; clip: number; seed: number },
 ): number {
@@ -178,12 +180,11 @@ function trainStep(
     // Adam with bias correction folded into the step size; decoupled weight decay (AdamW)
     const stepSize = (h.lr * Math.sqrt(1 - Math.pow(BETA2, h.t))) / (1 - Math.pow(BETA1, h.t));
     vars.forEach((v, i) => {
-      const gi = tf.mul(g[i], scale);
-      m[i].assign(tf.add(tf.mul(m[i], BETA1), tf.mul(gi, 1 - BETA1)));
-      s[i].assign(tf.add(tf.mul(s[i], BETA2), tf.mul(tf.square(gi), 1 - BETA2)));
-      let update = tf.mul(tf.div(m[i], tf.add(tf.sqrt(s[i]), EPS)), stepSize);
-      if (decay.has(v) && h.weightDecay > 0) update = tf.add(update, tf.mul(v, h.lr * h.weightDecay));
-      v.assign(tf.sub(v, update));
+      const decay = decays.has(v) && h.weightDecay > 0 ? h.lr * h.weightDecay : 0;
+      const [v1, m1, s1] = adamwStep(v, m[i], s[i], g[i], scale, { beta1: BETA1, beta2: BETA2, eps: EPS, stepSize, decay });
+      m[i].assign(m1);
+      s[i].assign(s1);
+      v.assign(v1);
     });
     return value;
   });

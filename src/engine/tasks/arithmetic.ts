@@ -84,6 +84,12 @@ export const arithmetic: Task = {
     return a !== null && a === normalizeDigits(gold);
   },
 
+  // A column is at most `9+9+1=19c1|` (11 characters); then `>`, at most n+1 digits and the newline.
+  completionBudget(ex) {
+    const n = Math.max(...ex.question.split('+').map((o) => o.length));
+    return 11 * n + n + 3;
+  },
+
   // Any piece of the hint's format (`Target`, `:`, parentheses) in a rationale means it copied the hint.
   hintLeak(rationale) {
     return /target/i.test(rationale) || /[:()]/.test(rationale);

@@ -43,6 +43,11 @@ export interface Task {
   parse(completion: string): ParsedCompletion;
   /** Answer equality after the task's normalisation. */
   equal(answer: string, gold: string): boolean;
+  /**
+   * The most characters a right completion of this question can need, when the task knows (a scratchpad of n
+   * columns); generation stops there instead of at the global limit, so wrong answers cannot ramble.
+   */
+  completionBudget?(ex: Example): number;
   /** True when a rationale written with the hint refers to the hint rather than reasoning to the answer. */
   hintLeak(rationale: string, ex: Example): boolean;
   /** Turns one parsed JSON record of a dataset file into an Example; throws Error(reason) when it is not valid. */
