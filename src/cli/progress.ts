@@ -16,7 +16,7 @@ export class ProgressView {
         break;
       case 'phase':
       case 'progress': {
-        const loss = e.type === 'progress' && e.loss !== undefined ? e.loss.toFixed(3) : '';
+        const loss = e.type === 'progress' && e.loss !== undefined ? `loss ${e.loss.toFixed(3)}` : '';
         const phase = `${this.label} ${e.phase}`.padEnd(26);
         const total = e.total;
         const done = e.type === 'progress' ? e.done : 0;
@@ -30,7 +30,7 @@ export class ProgressView {
             stream: process.stderr,
           });
           this.bar.start(total, done, { phase, loss });
-        } else this.bar.update(done, { phase, loss: loss ? `loss ${loss}` : '' });
+        } else this.bar.update(done, { phase, loss });
         break;
       }
       case 'iteration-end': {
