@@ -1,4 +1,4 @@
-// Bundles the CLI (and later the extension and webviews) with esbuild.
+// Bundles the CLI, the VS Code extension, its run worker and its webviews with esbuild.
 import { build } from 'esbuild';
 
 const common = {
@@ -13,6 +13,19 @@ const common = {
 };
 
 await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' });
+// The extension host loads extension.js; runs happen in worker.js, a child process it forks.
+await build({ ...common, entryPoints: { extension: 'src/extension/extension.ts', worker: 'src/extension/worker.ts' }, outdir: 'dist' });
+// Webviews are browser pages: one self-contained script each (their CSP allows nothing else).
+await build({
+  entryPoints: { report: 'webview/report.ts', exemplars: 'webview/exemplars.ts' },
+  outdir: 'dist/webview',
+  bundle: true,
+  platform: 'browser',
+  target: 'chrome120',
+  format: 'iife',
+  sourcemap: true,
+  logLevel: 'warning',
+});
 
 // The tfjs wasm binaries live beside the bundle (setWasmPaths points there).
 import { cpSync, mkdirSync } from 'fs';

@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// Runs the extension in a real VS Code 1.100.3 workbench, offline: the VS Code server bundled in code-server@4.100.3
+// and Debian's headless chromium driven by playwright-core (the recipe of ../shared/e2e/README.md).
+//   --suite   the mocha extension-test suite (out/test/vscode/index.js, the @vscode/test-electron run() contract),
+//             loaded as a development extension through the workbench's `payload` URL parameter;
+//   --e2e     the end-to-end test (test/e2e/e2e.mjs) against the .vsix installed into the server, from the palette.
+// With neither flag, both. Exit code 0 only when everything passed.
+import { execFileSync, spawn } from 'child_process';
+import fs from 'fs';
+import http from 'http';
+import net from 'net';
+import os from 'os';
+import path from 'path';
+import { createRequire } from 'module';
+import { fileURLToPath } from 'url';
+import util from 'util';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const wantSuite = args.has('--suite') || !args.has('--e2e');
+const wantE2e = args.has('--e2e') || !args.has('--suite');
+const VSIX = path.join(ROOT, 'out', 'star-studio.vsix');
+const ART = path.join(ROOT, 'out', 'vscode-test');
+fs.mkdirSync(ART, { recursive: true });
+const T0 = Date.now();
+const log = (...a) => console.log(`[vscode-tests +${((Date.now() - T0) / 1000).toFixed(1)}s]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const tools = execFileSync('bash', [path.join(ROOT, 'scripts', 'setup-e2e.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
+const require = createRequire(path.join(tools, 'package.json'));
+const { chromium } = require('playwright-core');
+const SERVER_MAIN = path.join(tools, 'node_modules/code-server/lib/vscode/out/server-main.js');
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
+    s.on('error', rej);
+  });
+}
+const httpOk = (url) => new Promise((res) => {
+  const r = http.get(url, (resp) => { resp.resume(); res(resp.statusCode === 200); });
+  r.on('error', () => res(false));
+  r.setTimeout(2000, () => { r.destroy(); res(false); });
+});
+
+/** A server with its own data and extensions folders; stopped by its process group, never by name. */
+async function startServer(install) {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'star-vscode-data-'));
+  fs.mkdirSync(path.join(data, 'data/Machine'), { recursive: true });
+  fs.writeFileSync(path.join(data, 'data/Machine/settings.json'), JSON.stringify({
+    'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false, 'telemetry.telemetryLevel': 'off', 'update.mode': 'none', 'workbench.tips.enabled': false,
+    'window.commandCenter': false, 'chat.commandCenter.enabled': false, 'workbench.welcomePage.walkthroughs.openOnInstall': false,
+  }));
+  const serverArgs = ['--accept-server-license-terms', '--disable-workspace-trust', '--server-data-dir', data, '--extensions-dir', path.join(data, 'ext')];
+  if (install) log(execFileSync(process.execPath, [SERVER_MAIN, ...serverArgs, '--install-extension', install], { encoding: 'utf8' }).trim().split('\n').pop());
+  const port = await freePort();
+  const proc = spawn(process.execPath, [SERVER_MAIN, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', ...serverArgs],
+    { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = fs.createWriteStream(path.join(ART, `server-${install ? 'e2e' : 'suite'}.log`));
+  proc.stdout.pipe(out);
+  proc.stderr.pipe(out);
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; !(await httpOk(base + '/')); i++) {
+    if (i > 240 || proc.exitCode !== null) throw new Error(`server did not come up; see ${out.path}`);
+    await sleep(250);
+  }
+  const stop = async () => {
+    const exited = proc.exitCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r));
+    try { process.kill(-proc.pid, 'SIGTERM'); } catch {}
+    await Promise.race([exited, sleep(5000)]);
+    try { process.kill(-proc.pid, 'SIGKILL'); } catch {} // stragglers of the group (extension host, run workers)
+    fs.rmSync(data, { recursive: true, force: true });
+  };
+  process.on('exit', () => { try { process.kill(-proc.pid, 'SIGKILL'); } catch {} });
+  return { base, port, stop };
+}
+
+const launch = () => chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-dev-shm-usage'],
+});
+
+async function runSuite() {
+  const server = await startServer();
+  const browser = await launch();
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'star-suite-ws-'));
+  try {
+    const remote = (p) => `vscode-remote://127.0.0.1:${server.port}${p}`;
+    const payload = JSON.stringify([
+      ['extensionDevelopmentPath', remote(ROOT)],
+      ['extensionTestsPath', remote(path.join(ROOT, 'out/test/vscode/index.js'))],
+      ['skipWelcome', 'true'],
+    ]);
+    const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    const done = new Promise((resolve) => {
+      page.exposeFunction('codeAutomationLog', (type, a) => console.log('  ' + util.format(...(Array.isArray(a) ? a : [a]))));
+      page.exposeFunction('codeAutomationExit', (code) => resolve(code));
+    });
+    log('extension-test suite: starting the workbench');
+    await page.goto(`${server.base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(payload)}`);
+    const code = await Promise.race([done, sleep(+(process.env.SUITE_TIMEOUT_MS || 300000)).then(() => 'timeout')]);
+    if (code !== 0) await page.screenshot({ path: path.join(ART, 'suite-failure.png') }).catch(() => {});
+    log(`extension-test suite: exit code ${code}`);
+    return code === 0;
+  } finally {
+    await browser.close();
+    await server.stop();
+    fs.rmSync(ws, { recursive: true, force: true });
+  }
+}
+
+async function runE2e() {
+  if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} is missing: run \`npm run package\` first`);
+  const server = await startServer(VSIX);
+  const browser = await launch();
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'star-e2e-ws-'));
+  try {
+    const { e2e } = await import(path.join(ROOT, 'test', 'e2e', 'e2e.mjs'));
+    await e2e({ browser, base: server.base, ws, root: ROOT, log, artifacts: ART });
+    log('e2e: PASS');
+    return true;
+  } catch (e) {
+    log('e2e: FAIL', e.stack ?? e);
+    return false;
+  } finally {
+    await browser.close();
+    await server.stop();
+    if (!process.env.KEEP) fs.rmSync(ws, { recursive: true, force: true });
+  }
+}
+
+let ok = true;
+if (wantSuite) ok = (await runSuite()) && ok;
+if (wantE2e) ok = (await runE2e()) && ok;
+log(ok ? 'PASS' : 'FAIL');
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,216 @@
+// The STaR commands. Each takes optional arguments (what the tree passes, and what tests pass to skip the prompts)
+// and otherwise asks the person.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { exportDataset, EXPORT_FORMATS, ExportFormat } from '../engine/export';
+import { CONFIG_FILE, initProject, InitOptions, loadData, openProject } from '../engine/project';
+import type { ProjectConfig } from '../engine/store/format';
+import { RunStore } from '../engine/store/runStore';
+import { TASK_NAMES, TaskName } from '../engine/tasks/task';
+import { ExemplarEditorProvider } from './exemplarEditor';
+import { FailedQuestions, revealQuestion } from './failedQuestions';
+import { pickProject, Selection } from './projects';
+import { defaultIteration } from './reportData';
+import type { ReportPanel } from './reportPanel';
+import type { RunResult, Runner } from './runner';
+import { runWithProgress } from './runUi';
+import { BACKENDS, defaultIterations, runOverrides, section } from './settings';
+import type { StarTree } from './tree';
+import type { WorkerRunOptions } from './workerProtocol';
+
+export interface Ctx {
+  log: vscode.LogOutputChannel;
+  runner: Runner;
+  selection: Selection;
+  tree: StarTree;
+  report: ReportPanel;
+  failed: FailedQuestions;
+}
+
+export interface NewProjectArgs {
+  parent?: string;
+  name?: string;
+  task?: TaskName;
+  /** tiny: a smoke-test project that runs an iteration in seconds */
+  size?: 'tiny' | 'standard';
+  from?: string;
+  exemplars?: string;
+}
+
+/** Settings of a project small enough to run an iteration in seconds on 2 cores: for a first look and for tests. */
+export const TINY: { init: Partial<InitOptions>; config: (c: ProjectConfig) => ProjectConfig } = {
+  init: { trainCount: 40, exemplarCount: 32, exemplarMaxDigits: 2, maxDigits: 2, evalMaxDigits: 2, evalPerDigit: 12, seed: 3 },
+  config: (c) => ({
+    ...c,
+    model: { ...c.model, nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 48, dropout: 0 },
+    training: { ...c.training, baseSteps: 200, schedule: { kind: 'exponential', base: 60, growth: 1.2 }, batchSize: 16, lr: 3e-3 },
+    sampling: { ...c.sampling, maxNewTokens: 30 },
+    star: { ...c.star, iterations: 2, seed: 1 },
+  }),
+};
+
+export async function newProject(ctx: Ctx, a: NewProjectArgs = {}): Promise<string | undefined> {
+  const task = a.task ?? (await vscode.window.showQuickPick(
+    TASK_NAMES.map((t) => ({ label: t, description: t === 'arithmetic' ? 'n-digit addition, data generated' : t === 'gsm8k' ? 'from a GSM8K JSONL file' : 'from a CommonsenseQA JSONL file + exemplars' })),
+    { placeHolder: 'Task of the new STaR project', title: 'New STaR Project' },
+  ))?.label as TaskName | undefined;
+  if (!task) return;
+  const parent = a.parent ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  if (!parent) return void vscode.window.showErrorMessage('STaR: open a folder first; the project is created inside it.');
+  const name = a.name ?? (await vscode.window.showInputBox({
+    title: 'New STaR Project', prompt: 'Folder of the project (inside the workspace)', value: `star-${task}`,
+    validateInput: (v) => (!v.trim() ? 'a name is needed' : fs.existsSync(path.join(parent, v, CONFIG_FILE)) ? 'a project is already there' : undefined),
+  }));
+  if (!name) return;
+  let size = a.size;
+  if (task === 'arithmetic' && !size)
+    size = (await vscode.window.showQuickPick(
+      [{ label: 'Tiny', description: 'an iteration in seconds: a first look', value: 'tiny' as const }, { label: 'Standard', description: "the paper's demo: 2,000 sums, minutes per iteration", value: 'standard' as const }],
+      { title: 'New STaR Project', placeHolder: 'Size' },
+    ))?.value;
+  if (task === 'arithmetic' && !size) return;
+  const o: InitOptions = { task, from: a.from, exemplarsFrom: a.exemplars };
+  if (task !== 'arithmetic' && !o.from) {
+    const pick = await vscode.window.showOpenDialog({ title: `${task} data (JSONL)`, filters: { JSONL: ['jsonl', 'json'] } });
+    if (!pick) return;
+    o.from = pick[0].fsPath;
+  }
+  if (task === 'multiple-choice' && !o.exemplarsFrom) {
+    const pick = await vscode.window.showOpenDialog({ title: 'Exemplars with rationales (JSONL)', filters: { JSONL: ['jsonl', 'json'] } });
+    if (!pick) return;
+    o.exemplarsFrom = pick[0].fsPath;
+  }
+  const dir = path.join(parent, name);
+  await initProject(dir, size === 'tiny' ? { ...o, ...TINY.init } : o);
+  if (size === 'tiny') {
+    const file = path.join(dir, CONFIG_FILE);
+    fs.writeFileSync(file, JSON.stringify(TINY.config(JSON.parse(fs.readFileSync(file, 'utf8'))), null, 2) + '\n');
+  }
+  ctx.log.info(`created the ${task} project ${dir}`);
+  ctx.selection.set(dir);
+  ctx.tree.refresh();
+  void vscode.window.showInformationMessage(`STaR: created ${name} (${task}). Next: "STaR: Run Iteration".`);
+  return dir;
+}
+
+async function startRun(ctx: Ctx, projectDir: string, options: WorkerRunOptions, title: string): Promise<RunResult | undefined> {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showWarningMessage('STaR: runs are disabled in an untrusted workspace (they execute the model and write files).');
+    return;
+  }
+  if (ctx.runner.running) return void vscode.window.showWarningMessage('STaR: a run is already going on; stop it first.');
+  const started = Date.now();
+  const sub = ctx.runner.onEvent((e) => {
+    if (e.type === 'iteration-end' || e.type === 'run-start') ctx.tree.refresh();
+    if (e.type === 'run-start') ctx.selection.set(projectDir, e.runDir);
+  });
+  try {
+    const r = await runWithProgress(ctx.runner, { projectDir, options: { ...runOverrides(), ...options } }, title);
+    ctx.tree.refresh();
+    if (r.runDir) {
+      const store = new RunStore(r.runDir);
+      const n = defaultIteration(store);
+      select(ctx, projectDir, r.runDir, n);
+      const m = store.readMetrics(n);
+      const secs = ((Date.now() - started) / 1000).toFixed(0);
+      const msg = r.status === 'failed' ? `STaR run failed: ${r.error}` : `STaR run ${r.status} after ${secs} s${m ? `: iteration ${n}, eval ${(100 * m.eval.accuracy).toFixed(1)}%` : ''}.`;
+      const show = r.status === 'failed' ? vscode.window.showErrorMessage : vscode.window.showInformationMessage;
+      void show(msg, 'Open Report').then((b) => b && ctx.report.show(r.runDir!, n));
+    } else if (r.error) void vscode.window.showErrorMessage(`STaR: ${r.error}`);
+    return r;
+  } finally {
+    sub.dispose();
+  }
+}
+
+/** Makes (run, iteration) the one the tree, the diagnostics and the report show. */
+export function select(ctx: Ctx, projectDir: string, runDir: string, iteration: number) {
+  ctx.selection.set(projectDir, runDir, iteration);
+  ctx.failed.show(projectDir, runDir, iteration);
+  if (ctx.report.visible) ctx.report.show(runDir, iteration);
+}
+
+export async function runIteration(ctx: Ctx, projectDir?: string) {
+  const dir = await pickProject(ctx.selection, projectDir);
+  if (!dir) return;
+  const latest = RunStore.latest(dir);
+  if (!latest) return startRun(ctx, dir, { iterations: 1 }, 'STaR: iteration 1');
+  const next = latest.readRun().iterationsDone + 1;
+  return startRun(ctx, dir, { resume: true, runId: latest.id, iterations: next }, `STaR: iteration ${next}`);
+}
+
+export async function runIterations(ctx: Ctx, projectDir?: string, n?: number) {
+  const dir = await pickProject(ctx.selection, projectDir);
+  if (!dir) return;
+  const fallback = defaultIterations() ?? (await openProject(dir)).config.star.iterations;
+  const count = n ?? Number(await vscode.window.showInputBox({
+    title: 'Run N Iterations', prompt: 'Iterations of a new run', value: String(fallback),
+    validateInput: (v) => (/^[1-9]\d*$/.test(v) ? undefined : 'a positive whole number'),
+  }));
+  if (!count) return;
+  return startRun(ctx, dir, { iterations: count }, `STaR: ${count} iteration(s)`);
+}
+
+export async function resume(ctx: Ctx, projectDir?: string) {
+  const dir = await pickProject(ctx.selection, projectDir);
+  if (!dir) return;
+  const latest = RunStore.latest(dir);
+  if (!latest) return void vscode.window.showWarningMessage('STaR: no run to resume in this project.');
+  return startRun(ctx, dir, { resume: true, runId: latest.id }, `STaR: resuming ${latest.id}`);
+}
+
+export async function openReport(ctx: Ctx, projectDir?: string, runDir?: string, iteration?: number) {
+  const dir = await pickProject(ctx.selection, projectDir);
+  if (!dir) return;
+  let run = runDir ?? (ctx.selection.projectDir === dir ? ctx.selection.runDir : undefined);
+  if (!run) {
+    const ids = RunStore.list(dir).reverse();
+    if (!ids.length) return void vscode.window.showWarningMessage('STaR: no runs yet; start one with "STaR: Run Iteration".');
+    const id = ids.length === 1 ? ids[0] : (await vscode.window.showQuickPick(ids, { placeHolder: 'Which run?' }));
+    if (!id) return;
+    run = path.join(RunStore.runsDir(dir), id);
+  }
+  const n = iteration ?? (ctx.selection.runDir === run ? ctx.selection.iteration : undefined) ?? defaultIteration(new RunStore(run));
+  select(ctx, dir, run, n);
+  ctx.report.show(run, n);
+}
+
+export async function openExemplars(ctx: Ctx, projectDir?: string) {
+  const dir = await pickProject(ctx.selection, projectDir);
+  if (!dir) return;
+  const file = path.resolve(dir, (await openProject(dir)).config.exemplars);
+  await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(file), ExemplarEditorProvider.viewType);
+}
+
+export async function exportCommand(ctx: Ctx, a: { projectDir?: string; format?: ExportFormat; out?: string; iteration?: number } = {}) {
+  const dir = await pickProject(ctx.selection, a.projectDir);
+  if (!dir) return;
+  const store = ctx.selection.projectDir === dir && ctx.selection.runDir ? new RunStore(ctx.selection.runDir) : RunStore.latest(dir);
+  if (!store) return void vscode.window.showWarningMessage('STaR: no run to export.');
+  const format = a.format ?? ((await vscode.window.showQuickPick([...EXPORT_FORMATS], { placeHolder: 'Format: sft = {prompt, completion} (TRL), openai-chat = {messages}' })) as ExportFormat | undefined);
+  if (!format) return;
+  const out = a.out ?? (await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(dir, `star-${store.id}-${format}.jsonl`)), filters: { JSONL: ['jsonl'] } }))?.fsPath;
+  if (!out) return;
+  const project = await openProject(dir);
+  const { train } = await loadData(project);
+  const r = exportDataset(project.task, store, train, { format, out, iteration: a.iteration ?? (ctx.selection.runDir === store.dir ? ctx.selection.iteration : undefined) });
+  ctx.log.info(`exported ${r.rows} rows of ${store.id} iteration ${r.iteration} to ${out}`);
+  void vscode.window.showInformationMessage(`STaR: wrote ${r.rows} row(s) of iteration ${r.iteration} to ${path.basename(out)} (${r.skippedRejected} rejected left out).`);
+  return r;
+}
+
+export async function selectBackend(name?: string) {
+  const pick = name ?? (await vscode.window.showQuickPick(
+    [{ label: 'project', description: "star.json's model.compute" }, ...BACKENDS.map((b) => ({ label: b, description: b === 'auto' ? 'the fastest one present' : '' }))],
+    { placeHolder: 'Compute backend of the embedded model for new runs' },
+  ))?.label;
+  if (!pick) return;
+  await section().update('backend', pick, vscode.workspace.workspaceFolders ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
+  void vscode.window.showInformationMessage(`STaR: backend set to ${pick}.`);
+  return pick;
+}
+
+export async function revealCommand(ctx: Ctx, projectDir: string, runDir: string, iteration: number, id: string) {
+  await revealQuestion(projectDir, new RunStore(runDir), iteration, id);
+}

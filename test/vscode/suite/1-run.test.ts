@@ -1,0 +1,110 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { IterationMetrics, RunEvent, RunJson } from '../../../src/engine/store/format';
+import { RunStore } from '../../../src/engine/store/runStore';
+import type { RunResult } from '../../../src/extension/runner';
+import type { Node } from '../../../src/extension/tree';
+import { api, newTinyProject, projectWithRun, readJsonl } from '../helpers';
+
+const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../../package.json'), 'utf8'));
+
+suite('commands, runs and the tree', () => {
+  test('every STaR command is registered, in category STaR', async () => {
+    await api();
+    const all = await vscode.commands.getCommands(true);
+    const ours = pkg.contributes.commands as { command: string; category: string }[];
+    for (const c of ours) {
+      assert.ok(all.includes(c.command), `${c.command} is registered`);
+      assert.strictEqual(c.category, 'STaR');
+    }
+    for (const id of ['newProject', 'runIteration', 'runIterations', 'stop', 'resume', 'openReport', 'openExemplars', 'exportDataset', 'selectBackend'])
+      assert.ok(ours.some((c) => c.command === `starStudio.${id}`), id);
+  });
+
+  test('New STaR Project makes a tiny arithmetic project that the tree lists', async () => {
+    const a = await api();
+    const dir = await newTinyProject('fresh');
+    assert.ok(fs.existsSync(path.join(dir, 'star.json')));
+    assert.strictEqual(readJsonl(path.join(dir, 'exemplars.jsonl')).length, 32);
+    assert.strictEqual(readJsonl(path.join(dir, 'data/train.jsonl')).length, 40);
+    const roots = await a.tree.getChildren();
+    assert.ok(roots.some((n) => n.kind === 'project' && n.dir === dir), 'the tree lists the new project');
+  });
+
+  test('Run Iteration trains in a child process while the extension host stays responsive', async () => {
+    const a = await api();
+    const events: RunEvent[] = [];
+    const sub = a.runner.onEvent((e) => events.push(e));
+    const { dir, result } = await projectWithRun();
+    sub.dispose();
+    assert.strictEqual(result.status, 'finished');
+    assert.notStrictEqual(result.workerPid, process.pid, 'the run is in another process');
+    assert.ok(events.some((e) => e.type === 'progress' && e.phase === 'train'), 'training progress was streamed');
+    const store = new RunStore(result.runDir!);
+    assert.deepStrictEqual(store.finishedIterations(), [0, 1]);
+    console.log(`[stall] worst extension-host event-loop stall during a training run: ${result.maxStallMs.toFixed(1)} ms`);
+    assert.ok(result.maxStallMs < 250, `event loop stalled ${result.maxStallMs} ms`);
+    assert.ok(dir);
+  });
+
+  test('the tree shows runs and iterations with the run store\'s counts, and the failed questions', async () => {
+    const a = await api();
+    const { dir, result } = await projectWithRun();
+    const project = (await a.tree.getChildren()).find((n) => n.kind === 'project' && n.dir === dir)!;
+    const kids = await a.tree.getChildren(project);
+    assert.strictEqual(kids[0].kind, 'exemplars');
+    const run = kids.find((n) => n.kind === 'run')!;
+    const iters = await a.tree.getChildren(run);
+    assert.deepStrictEqual(iters.map((n) => (n as Extract<Node, { kind: 'iteration' }>).n), [0, 1]);
+    const m = JSON.parse(fs.readFileSync(path.join(result.runDir!, 'iter-1', 'metrics.json'), 'utf8')) as IterationMetrics;
+    const item = a.tree.getTreeItem(iters[1]);
+    assert.strictEqual(item.description, `eval ${(100 * m.eval.accuracy).toFixed(1)}% · ${m.train.correct} direct · ${m.train.rationalized} rationalized · ${m.train.failed} failed`);
+    const failed = await a.tree.getChildren(iters[1]);
+    assert.strictEqual(failed.length, Math.min(m.train.failed, 200));
+  });
+
+  test('Stop ends a run cleanly after the current step; Resume finishes it without redoing work', async () => {
+    const a = await api();
+    const dir = await newTinyProject('stop-resume');
+    const sub = a.runner.onEvent((e) => {
+      if (e.type === 'progress' && e.iteration === 1) void vscode.commands.executeCommand('starStudio.stop');
+    });
+    const stopped = (await vscode.commands.executeCommand<RunResult>('starStudio.runIterations', dir, 2))!;
+    sub.dispose();
+    assert.strictEqual(stopped.status, 'stopped');
+    const store = new RunStore(stopped.runDir!);
+    assert.strictEqual(store.readRun().status, 'stopped');
+    assert.ok(store.finishedIterations().includes(0), 'the base model is kept');
+    const base = fs.statSync(store.iterPath(0, 'metrics.json')).mtimeMs;
+    const resumed = (await vscode.commands.executeCommand<RunResult>('starStudio.resume', dir))!;
+    assert.strictEqual(resumed.status, 'finished');
+    assert.strictEqual(resumed.runDir, stopped.runDir, 'the same run continued');
+    assert.deepStrictEqual(store.finishedIterations(), [0, 1, 2]);
+    assert.strictEqual(fs.statSync(store.iterPath(0, 'metrics.json')).mtimeMs, base, 'finished work was not redone');
+  });
+
+  test('a killed worker leaves a run that Resume continues', async () => {
+    const a = await api();
+    const dir = await newTinyProject('kill-resume');
+    const sub = a.runner.onEvent((e) => {
+      if (e.type === 'progress' && e.iteration === 0 && e.phase === 'train' && e.done >= 20) a.runner.kill();
+    });
+    const killed = (await vscode.commands.executeCommand<RunResult>('starStudio.runIteration', dir))!;
+    sub.dispose();
+    assert.strictEqual(killed.status, 'killed');
+    const runJson = JSON.parse(fs.readFileSync(path.join(killed.runDir!, 'run.json'), 'utf8')) as RunJson;
+    assert.strictEqual(runJson.status, 'running', 'the run was cut short, not finished');
+    const resumed = (await vscode.commands.executeCommand<RunResult>('starStudio.resume', dir))!;
+    assert.strictEqual(resumed.status, 'finished');
+    assert.deepStrictEqual(new RunStore(killed.runDir!).finishedIterations(), [0, 1]);
+  });
+
+  test('Select Model Backend sets the backend of new runs', async () => {
+    await api();
+    await vscode.commands.executeCommand('starStudio.selectBackend', 'cpu');
+    assert.strictEqual(vscode.workspace.getConfiguration('starStudio').get('backend'), 'cpu');
+    await vscode.commands.executeCommand('starStudio.selectBackend', 'project');
+  });
+});

@@ -1,0 +1,111 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { Annotation, GenerationLine, IterationMetrics } from '../../../src/engine/store/format';
+import { RunStore } from '../../../src/engine/store/runStore';
+import { buildReport } from '../../../src/extension/reportData';
+import { api, projectWithRun, readJsonl, until } from '../helpers';
+
+suite('report, annotations, failed questions, export', () => {
+  test('the report opens in a webview and shows the run store\'s rows and counts', async () => {
+    const a = await api();
+    const { dir, result } = await projectWithRun();
+    a.report.data = undefined;
+    await vscode.commands.executeCommand('starStudio.openReport', dir);
+    // the data is sent when the webview's script says it is ready: this proves it ran under the CSP
+    const data = await until('the report webview to load', () => a.report.data);
+    const m = JSON.parse(fs.readFileSync(path.join(result.runDir!, 'iter-1', 'metrics.json'), 'utf8')) as IterationMetrics;
+    assert.strictEqual(data.iteration, 1);
+    assert.strictEqual(data.rows.length, m.train.total);
+    assert.strictEqual(data.rows.filter((r) => r.stage === 'direct').length, m.train.correct);
+    assert.strictEqual(data.rows.filter((r) => r.stage === 'rationalized').length, m.train.rationalized);
+    assert.strictEqual(data.rows.filter((r) => r.stage === 'failed').length, m.train.failed);
+    assert.deepStrictEqual(data.iterations.map((s) => s.evalAccuracy), [0, 1].map((n) => new RunStore(result.runDir!).readMetrics(n)!.eval.accuracy));
+    const tab = vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.label.startsWith('STaR Report'));
+    assert.ok(tab, 'a STaR Report tab is open');
+  });
+
+  test('accept / reject / edit / note are appended to annotations.jsonl, survive a reload, and mark disagreements', async () => {
+    const a = await api();
+    const { result } = await projectWithRun();
+    const file = path.join(result.runDir!, 'annotations.jsonl');
+    const before = fs.existsSync(file) ? readJsonl<Annotation>(file).length : 0;
+    const rows = a.report.data!.rows;
+    const failed = rows.find((r) => r.stage === 'failed')!;
+    await a.report.receive({ type: 'annotate', id: failed.id, patch: { verdict: 'accept' } });
+    await a.report.receive({ type: 'annotate', id: failed.id, patch: { rationale: 'edited by a person', note: 'looks fine' } });
+    const lines = readJsonl<Annotation>(file);
+    assert.strictEqual(lines.length, before + 2, 'appended, never rewritten');
+    assert.deepStrictEqual({ ...lines[lines.length - 2], time: '' }, { time: '', iteration: 1, id: failed.id, verdict: 'accept' });
+    // a fresh read of the run store (as after a reload) has all of it
+    const row = buildReport(new RunStore(result.runDir!), 1).rows.find((r) => r.id === failed.id)!;
+    assert.strictEqual(row.verdict, 'accept');
+    assert.strictEqual(row.editedRationale, 'edited by a person');
+    assert.strictEqual(row.note, 'looks fine');
+    assert.strictEqual(row.disagrees, true, 'a wrong answer accepted disagrees with the automatic verdict');
+  });
+
+  test('Promote to P appends the rationale to exemplars.jsonl through the document', async () => {
+    const a = await api();
+    const { dir } = await projectWithRun();
+    const p = path.join(dir, 'exemplars.jsonl');
+    const n = readJsonl(p).length;
+    const row = a.report.data!.rows[0];
+    await a.report.receive({ type: 'promote', id: row.id });
+    const after = readJsonl<{ id: string; question: string; rationale: string }>(p);
+    assert.strictEqual(after.length, n + 1);
+    assert.strictEqual(after[n].question, row.question);
+    assert.strictEqual(after[n].id, `promoted-${row.id}`);
+    assert.ok(a.report.data!.rows.find((r) => r.id === row.id)!.promoted);
+    // undo-able like any edit: the document knows it
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === p)!;
+    assert.ok(doc && !doc.isDirty, 'saved');
+  });
+
+  test('failed questions are warnings on their dataset lines, with a hover showing the rationale', async () => {
+    await api();
+    const { dir, result } = await projectWithRun();
+    await vscode.commands.executeCommand('starStudio.selectIteration', dir, result.runDir, 1);
+    const train = vscode.Uri.file(path.join(dir, 'data', 'train.jsonl'));
+    const lines = new RunStore(result.runDir!).readGenerations(1);
+    const failed = lines.filter((l) => l.stage === 'failed');
+    const diags = vscode.languages.getDiagnostics(train);
+    assert.strictEqual(diags.length, failed.length);
+    assert.deepStrictEqual(diags.map((d) => d.range.start.line).sort((x, y) => x - y), failed.map((l) => l.line! - 1).sort((x, y) => x - y));
+    const g = failed[0] as GenerationLine;
+    assert.match(diags.find((d) => d.range.start.line === g.line! - 1)!.message, new RegExp(`gold is ${g.gold}`));
+    const doc = await vscode.workspace.openTextDocument(train);
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(g.line! - 1, 2));
+    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n').replace(/&nbsp;/g, ' ');
+    assert.ok(text.includes(g.rationale), 'the hover has the rationale');
+    assert.ok(text.includes(`gold: ${g.gold}`));
+  });
+
+  test('the report jumps to a question\'s line in the dataset', async () => {
+    const a = await api();
+    const { dir } = await projectWithRun();
+    await vscode.commands.executeCommand('starStudio.openReport', dir);
+    const row = a.report.data!.rows.find((r) => r.line)!;
+    await a.report.receive({ type: 'reveal', id: row.id });
+    const ed = await until('the dataset editor', () => vscode.window.activeTextEditor?.document.uri.fsPath.endsWith('train.jsonl') && vscode.window.activeTextEditor);
+    assert.strictEqual(ed.selection.active.line, row.line! - 1);
+  });
+
+  test('Export Dataset leaves out rejected rationales', async () => {
+    const a = await api();
+    const { dir, result } = await projectWithRun();
+    const store = new RunStore(result.runDir!);
+    const out1 = path.join(dir, 'export-1.jsonl');
+    const r1 = (await vscode.commands.executeCommand<{ rows: number }>('starStudio.exportDataset', { projectDir: dir, format: 'sft', out: out1 }))!;
+    const kept = store.readGenerations(1).find((l) => l.correct && !l.hintLeak);
+    if (kept) {
+      await a.report.receive({ type: 'annotate', id: kept.id, patch: { verdict: 'reject' } });
+      const out2 = path.join(dir, 'export-2.jsonl');
+      const r2 = (await vscode.commands.executeCommand<{ rows: number }>('starStudio.exportDataset', { projectDir: dir, format: 'sft', out: out2 }))!;
+      assert.strictEqual(r2.rows, r1.rows - 1);
+      assert.ok(!readJsonl<{ metadata: { id: string } }>(out2).some((r) => r.metadata.id === kept.id));
+    }
+    assert.strictEqual(readJsonl(out1).length, r1.rows);
+  });
+});
