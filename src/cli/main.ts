@@ -113,7 +113,7 @@ program
 program
   .command('export <dir>')
   .description('export the curated rationales of a run as a fine-tuning dataset')
-  .addOption(new Option('--format <format>', 'output format').choices(EXPORT_FORMATS).makeOptionMandatory())
+  .addOption(new Option('--format <format>', 'sft (TRL prompt/completion) | openai-chat (messages) | hf (Hugging Face datasets JSONL + README.md card)').choices(EXPORT_FORMATS).makeOptionMandatory())
   .requiredOption('--out <file>', 'output JSONL file')
   .option('--run <id>', 'which run (default: the latest)')
   .option('--iteration <n>', 'which iteration (default: the last finished)', int)
@@ -122,7 +122,7 @@ program
     const store = pickRun(dir, o.run);
     const { train } = await loadData(project);
     const r = exportDataset(project.task, store, train, { format: o.format as ExportFormat, out: o.out, iteration: o.iteration });
-    console.log(`wrote ${r.rows} row(s) of iteration ${r.iteration} to ${o.out} (${r.skippedRejected} rejected by annotation left out)`);
+    console.log(`wrote ${r.rows} row(s) of iteration ${r.iteration} to ${o.out} (${r.skippedRejected} rejected by annotation left out)${r.card ? `, dataset card ${r.card}` : ''}`);
   });
 
 function pickRun(dir: string, id?: string): RunStore {

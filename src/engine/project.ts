@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadExamples, loadExemplars } from './dataset';
 import { appendJsonl, readJsonl, writeJsonAtomic } from './store/jsonl';
-import type { ProjectConfig } from './store/format';
+import type { ModelSpec, ProjectConfig, TrainerSpec } from './store/format';
 import { arithmeticExemplar, generateAdditions } from './tasks/arithmetic';
 import { getTask } from './tasks/index';
 import { Example, Exemplar, Task, TASK_NAMES, TaskName } from './tasks/task';
@@ -16,6 +16,23 @@ export interface Project {
   dir: string;
   config: ProjectConfig;
   task: Task;
+}
+
+/** The `model` settings of a remote OpenAI-compatible server, as star.json may give them. */
+export function openaiModelDefaults(): Required<Pick<ModelSpec, 'baseUrl' | 'model' | 'apiKeyEnv' | 'api' | 'concurrency' | 'maxRetries' | 'retryBaseSeconds' | 'timeoutSeconds' | 'revision' | 'pricing' | 'system'>> {
+  return {
+    baseUrl: 'http://localhost:8000/v1',
+    model: '',
+    apiKeyEnv: 'OPENAI_API_KEY',
+    api: 'completions',
+    concurrency: 8,
+    maxRetries: 6,
+    retryBaseSeconds: 0.5,
+    timeoutSeconds: 300,
+    revision: '',
+    pricing: { promptPerMillion: 0, completionPerMillion: 0 },
+    system: '',
+  };
 }
 
 export function defaultConfig(task: TaskName): ProjectConfig {
@@ -48,8 +65,10 @@ export function defaultConfig(task: TaskName): ProjectConfig {
       includeExemplars: true,
       includeHintLeaks: false,
       honourAnnotations: false,
+      dedup: false,
+      keepAllCorrect: false,
     },
-    sampling: { k: 1, temperature: 0, topK: 0, maxNewTokens: arithmetic ? 90 : 256, shots: 0 },
+    sampling: { k: 1, temperature: 0, topK: 0, maxNewTokens: arithmetic ? 90 : 256, shots: 0, shotSelection: 'first' },
     star: { iterations: arithmetic ? 4 : 3, rationalize: true, seed: 0, patience: 0 },
   };
 }
@@ -75,7 +94,30 @@ export function loadProjectConfig(dir: string): ProjectConfig {
   const task = (raw as { task?: unknown }).task;
   if (!TASK_NAMES.includes(task as TaskName))
     throw new ConfigError(`${where('task')}: "task" must be one of ${TASK_NAMES.join(', ')} (got ${JSON.stringify(task)})`);
-  const config = merge(defaultConfig(task as TaskName), raw, '', where) as ProjectConfig;
+  const def = defaultConfig(task as TaskName);
+  const given = { ...(raw as Record<string, unknown>) };
+  const rawModel = given.model as Record<string, unknown> | undefined;
+  if (rawModel && typeof rawModel === 'object') {
+    if ('apiKey' in rawModel || 'api_key' in rawModel)
+      throw new ConfigError(`${where('apiKey')}: API keys never go in star.json: put the key in an environment variable and name it in "model.apiKeyEnv"`);
+    if ('pretrained' in rawModel) {
+      // a pretrained model is M0 as it is: P goes in the prompt, as with a served model
+      def.model.pretrained = '';
+      def.sampling.shots = 4;
+      def.training.includeExemplars = false;
+    }
+    if (rawModel.backend === 'openai') {
+      // a remote model: the openai settings; P goes in the prompt; the trainer decides what generates next
+      def.model = { ...def.model, backend: 'openai', ...openaiModelDefaults() };
+      def.sampling.shots = 4;
+      def.training.includeExemplars = false;
+      def.trainer = { kind: 'none' };
+    }
+  }
+  const trainer = given.trainer;
+  delete given.trainer;
+  const config = merge(def, given, '', where) as ProjectConfig;
+  config.trainer = trainer === undefined ? def.trainer ?? { kind: 'embedded' } : checkTrainer(trainer, where);
   check(config, where);
   return config;
 }
@@ -118,6 +160,23 @@ function merge(def: unknown, given: unknown, key: string, where: (k: string) => 
   return given;
 }
 
+function checkTrainer(t: unknown, where: (k: string) => string): TrainerSpec {
+  const bad = (why: string) => new ConfigError(`${where('trainer')}: "trainer" ${why}`);
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) throw bad('must be an object such as {"kind":"none"}');
+  const o = t as Record<string, unknown>;
+  const allowed: Record<string, string[]> = { embedded: ['kind'], none: ['kind'], command: ['kind', 'command', 'model', 'timeoutSeconds'] };
+  const kind = o.kind as string;
+  if (!(kind in allowed)) throw bad(`"kind" must be embedded, command or none (got ${JSON.stringify(o.kind)})`);
+  for (const k of Object.keys(o)) if (!allowed[kind].includes(k)) throw new ConfigError(`${where(k)}: unknown setting "trainer.${k}" for a ${kind} trainer`);
+  if (kind === 'command') {
+    if (typeof o.command !== 'string' || !o.command.trim()) throw new ConfigError(`${where('command')}: "trainer.command" must be a non-empty command template`);
+    if (o.model !== undefined && typeof o.model !== 'string') throw new ConfigError(`${where('model')}: "trainer.model" must be a string`);
+    if (o.timeoutSeconds !== undefined && !(typeof o.timeoutSeconds === 'number' && o.timeoutSeconds >= 0))
+      throw new ConfigError(`${where('timeoutSeconds')}: "trainer.timeoutSeconds" must be a number >= 0`);
+  }
+  return o as TrainerSpec;
+}
+
 function check(c: ProjectConfig, where: (k: string) => string) {
   const positive = (key: string, v: number, integer = true) => {
     if (!(v > 0) || (integer && !Number.isInteger(v))) throw new ConfigError(`${where(leaf(key))}: "${key}" must be a positive ${integer ? 'integer' : 'number'} (got ${v})`);
@@ -135,6 +194,23 @@ function check(c: ProjectConfig, where: (k: string) => string) {
   positive('sampling.k', c.sampling.k);
   positive('sampling.maxNewTokens', c.sampling.maxNewTokens);
   positive('star.iterations', c.star.iterations);
+  if (!['first', 'per-question'].includes(c.sampling.shotSelection ?? 'first'))
+    throw new ConfigError(`${where('shotSelection')}: "sampling.shotSelection" must be first or per-question`);
+  if (!['embedded', 'openai'].includes(c.model.backend)) throw new ConfigError(`${where('backend')}: "model.backend" must be embedded or openai`);
+  const trainer = c.trainer ?? { kind: 'embedded' };
+  if (c.model.backend === 'openai') {
+    if (!c.model.model) throw new ConfigError(`${where('backend')}: "model.model" must name the served model (e.g. "Qwen/Qwen2.5-0.5B")`);
+    if (!/^https?:\/\//.test(c.model.baseUrl ?? '')) throw new ConfigError(`${where('baseUrl')}: "model.baseUrl" must be an http(s) URL such as http://localhost:8000/v1`);
+    if (!['completions', 'chat'].includes(c.model.api ?? '')) throw new ConfigError(`${where('api')}: "model.api" must be completions or chat`);
+    positive('model.concurrency', c.model.concurrency ?? 0);
+    positive('model.timeoutSeconds', c.model.timeoutSeconds ?? 0, false);
+    if (!((c.model.maxRetries ?? -1) >= 0)) throw new ConfigError(`${where('maxRetries')}: "model.maxRetries" must be >= 0`);
+    if (trainer.kind === 'embedded') throw new ConfigError(`${where('trainer')}: the embedded trainer fine-tunes the embedded model only; with "model.backend": "openai" use {"kind":"command",...} or {"kind":"none"}`);
+  } else if (c.model.pretrained !== undefined && !c.model.pretrained) {
+    throw new ConfigError(`${where('pretrained')}: "model.pretrained" must name a folder with config.json, model.safetensors and tokenizer.json`);
+  } else if (trainer.kind === 'command') {
+    throw new ConfigError(`${where('trainer')}: a command trainer drives a served model: set "model.backend" to "openai"`);
+  }
   const s = c.training.schedule;
   const ok =
     (s.kind === 'exponential' && s.base > 0 && s.growth > 0) ||

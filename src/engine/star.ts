@@ -7,6 +7,7 @@
 //     Dn <- {(x, r̂, y) : ŷ = y} ∪ {(x, r̂ʳ, y) : ŷ ≠ y and ŷʳ = y}     kept WITHOUT the hint
 //     Mn <- train(M0, Dn)                                              from the ORIGINAL model, more steps each time
 //   until accuracy stops rising
+import { setMaxListeners } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
 import { saveModel, hasModel } from './model/checkpoint';
@@ -15,8 +16,16 @@ import { CharTokenizer } from './model/tokenizer';
 import { clearTrainState, StopRequested, train as trainModel } from './model/train';
 import { selectBackend } from './compute/backend';
 import { EmbeddedGenerator } from './generators/embedded';
-import type { Generator } from './generators/generator';
+import { addUsage, ChatTurn, emptyUsage, Generator } from './generators/generator';
+import { OpenAIGenerator, openaiSettings, readRemoteModel, resolveApiKey, writeRemoteModel } from './generators/openai';
+import { CACHE_DIR } from './generators/cache';
+import { loadPretrained } from './model/pretrained';
+import { dedupRationales } from './metrics/dedup';
+import { sampleMetrics } from './metrics/samples';
+import { writeJsonAtomic } from './store/jsonl';
 import { EmbeddedTrainer } from './trainers/embedded';
+import { CommandTrainer } from './trainers/command';
+import { NoneTrainer } from './trainers/none';
 import type { Trainer } from './trainers/trainer';
 import { hashSeed } from './random';
 import { loadData, Project } from './project';
@@ -32,6 +41,9 @@ import {
   RunJson,
   StepSchedule,
   TrainExample,
+  UsageCounters,
+  UsageMetrics,
+  DedupMetrics,
 } from './store/format';
 import { Example, Exemplar, fewShotPrefix, Task } from './tasks/task';
 
@@ -47,6 +59,16 @@ export interface RunOptions {
   /** Questions generated per appended chunk of generations.jsonl: the most a kill can cost. */
   chunkSize?: number;
   shouldStop?: () => boolean;
+  /** The API key of a remote model (the extension's SecretStorage); else the environment variable of model.apiKeyEnv. */
+  apiKey?: string;
+}
+
+/** What a generator needs besides the config: where the request cache is, the key, and the run's stop. */
+interface GenContext {
+  cacheDir: string;
+  apiKey?: string;
+  signal?: AbortSignal;
+  log?: (message: string) => void;
 }
 
 export { StopRequested };
@@ -65,8 +87,23 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
   const run = store.readRun();
   const config = run.config;
   const P = run.exemplars.map((r, i) => task.exemplarFromRecord(r, `p-${i + 1}`));
-  const backend = await selectBackend(config.model.compute);
+  const remote = config.model.backend === 'openai';
+  const backend = remote
+    ? { description: `openai(${openaiSettings(config.model).baseUrl})`, skipped: [] as string[] }
+    : await selectBackend(config.model.compute);
   const say = (e: RunEvent) => { store.appendEvent(e); emit(e); };
+  // The run's stop also cancels requests in flight; answers already received stay in the cache.
+  const abort = new AbortController();
+  setMaxListeners(0, abort.signal); // one listener per request in flight
+  const poll = setInterval(() => { if (opts.shouldStop?.()) abort.abort(); }, 100);
+  poll.unref();
+  const gen: GenContext = {
+    cacheDir: path.join(project.dir, CACHE_DIR, 'openai'),
+    apiKey: opts.apiKey,
+    signal: abort.signal,
+    log: (message) => say({ type: 'log', level: 'warn', message }),
+  };
+  if (remote) resolveApiKey(openaiSettings(config.model), opts.apiKey); // a missing key fails now, not mid-run
   store.updateRun({ status: 'running', backend: backend.description, error: undefined });
   say({ type: 'run-start', runId: store.id, runDir: store.dir, backend: backend.description, resumed: !!opts.resume });
   for (const s of backend.skipped) say({ type: 'log', level: 'info', message: `backend ${s}` });
@@ -80,12 +117,14 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       const t0 = Date.now();
       let loss: number | null = null;
       let steps = 0;
-      if (!hasModel(baseDir)) ({ loss, steps } = makeBaseModel(task, config, P, data.train, data.eval, baseDir, (d, n, l) =>
+      if (!modelReady(baseDir)) ({ loss, steps } = makeBaseModel(task, config, P, data.train, data.eval, baseDir, (d, n, l) =>
         emit({ type: 'progress', iteration: 0, phase: 'train', done: d, total: n, loss: l }), opts.shouldStop));
       const tTrain = (Date.now() - t0) / 1000;
-      const ev = await evaluate(task, config, baseDir, data.eval, P, (d, n) => emit({ type: 'progress', iteration: 0, phase: 'eval', done: d, total: n }));
+      const ev = await evaluate(task, config, baseDir, data.eval, P, gen, (d, n) => emit({ type: 'progress', iteration: 0, phase: 'eval', done: d, total: n }));
       store.writeEval(0, ev.lines);
-      const m = metrics(0, [], ev.lines, steps, examplesOf(task, P, config).length, loss, t0, { generate: 0, rationalize: 0, train: tTrain, eval: ev.seconds });
+      const m = metrics(task, 0, [], ev.lines, steps, remote ? 0 : examplesOf(task, P).length, loss, t0, { generate: 0, rationalize: 0, train: tTrain, eval: ev.seconds },
+        usageMetrics(emptyUsage(), emptyUsage(), ev.usage), config.sampling.k);
+      reportUsage(say, 0, m.usage!);
       store.writeMetrics(0, m);
       say({ type: 'iteration-end', iteration: 0, metrics: m });
     }
@@ -104,15 +143,17 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
 
       // 1-3. Rationales from M(n-1) for all of D, rationalizing the wrong ones; appended chunk by chunk.
       const phase = { generate: 0, rationalize: 0, train: 0, eval: 0 };
-      const lines = await generateAll(task, config, store, n, data.train, P, phase, emit, stop, Math.max(1, opts.chunkSize ?? 256));
+      const usage = readUsage(store, n);
+      const lines = await generateAll(task, config, store, n, data.train, P, phase, usage, gen, emit, stop, Math.max(1, opts.chunkSize ?? 256));
 
       // 4. Fine-tune the ORIGINAL model on the kept rationales.
-      const examples = trainingSet(task, config, P, lines, data.train);
+      const { examples, dedup } = trainingSet(task, config, P, lines, data.train);
       store.writeTrainSet(n, examples);
-      const steps = trainSteps(config.training.schedule, n, examples.length, config.training.batchSize);
+      const trainerKind = (config.trainer ?? { kind: 'embedded' }).kind;
+      const steps = trainerKind === 'none' ? 0 : trainSteps(config.training.schedule, n, examples.length, config.training.batchSize);
       const outDir = store.iterPath(n);
       let loss: number | null = null;
-      if (!hasModel(outDir)) {
+      if (!modelReady(outDir)) {
         const tTrain = Date.now();
         emit({ type: 'phase', iteration: n, phase: 'train', total: steps });
         ({ loss } = await trainerFor(config).train({
@@ -123,15 +164,21 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
           seed: hashSeed(config.star.seed, 'train', n),
           onProgress: (d, total, l) => emit({ type: 'progress', iteration: n, phase: 'train', done: d, total, loss: l }),
           shouldStop: opts.shouldStop,
+          iteration: n,
+          runId: store.id,
+          projectDir: project.dir,
+          trainFile: store.iterPath(n, 'train.jsonl'),
+          log: (message) => say({ type: 'log', level: 'info', message }),
         }));
         phase.train = (Date.now() - tTrain) / 1000;
       }
 
       // Held-out accuracy of Mn.
-      const ev = await evaluate(task, config, outDir, data.eval, P, (d, total) => emit({ type: 'progress', iteration: n, phase: 'eval', done: d, total }));
+      const ev = await evaluate(task, config, outDir, data.eval, P, gen, (d, total) => emit({ type: 'progress', iteration: n, phase: 'eval', done: d, total }));
       phase.eval = ev.seconds;
       store.writeEval(n, ev.lines);
-      const m = metrics(n, lines, ev.lines, steps, examples.length, loss, t0, phase);
+      const m = metrics(task, n, lines, ev.lines, steps, examples.length, loss, t0, phase, usageMetrics(usage.generate, usage.rationalize, ev.usage), config.sampling.k, dedup);
+      reportUsage(say, n, m.usage!);
       store.writeMetrics(n, m);
       store.updateRun({ iterationsDone: n });
       say({ type: 'iteration-end', iteration: n, metrics: m });
@@ -145,13 +192,17 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
     }
     store.updateRun({ status: 'finished' });
     say({ type: 'run-end', status: 'finished', iterations: store.finishedIterations().length - 1 });
-  } catch (e) {
+  } catch (e0) {
+    // a request cancelled by the run's stop is a stop, not a failure
+    const e = abort.signal.aborted && !(e0 instanceof StopRequested) ? new StopRequested() : e0;
     const stopped = e instanceof StopRequested;
     const status = stopped ? 'stopped' : 'failed';
     const error = stopped ? undefined : (e as Error).stack ?? String(e);
     store.updateRun({ status, error });
     say({ type: 'run-end', status, iterations: Math.max(0, store.finishedIterations().length - 1), error: stopped ? undefined : (e as Error).message });
     if (!stopped) throw e;
+  } finally {
+    clearInterval(poll);
   }
   return store;
 }
@@ -172,8 +223,16 @@ function openRun(project: Project, data: { train: Example[]; eval: Example[]; ex
     const store = opts.runId ? new RunStore(path.join(RunStore.runsDir(project.dir), opts.runId)) : RunStore.latest(project.dir);
     if (!store || !fs.existsSync(path.join(store.dir, 'run.json'))) throw new Error(`no run to resume in ${RunStore.runsDir(project.dir)}`);
     const run = store.readRun();
-    // A resumed run keeps its seed and settings; only the iteration count (to extend it) and backend may change.
-    store.writeRun({ ...run, config: { ...run.config, model: { ...run.config.model, compute: opts.compute ?? run.config.model.compute }, star: { ...run.config.star, iterations: opts.iterations ?? run.config.star.iterations } } });
+    // A resumed run keeps its seed and settings; only the iteration count (to extend it) and backend may change,
+    // and where the work runs: the trainer command and the server's address, key variable and limits come from
+    // star.json as it is now (a failed trainer command is fixed there, then resumed).
+    const now = project.config;
+    const sameModel = now.model.backend === run.config.model.backend && now.model.model === run.config.model.model;
+    const where = sameModel && now.model.backend === 'openai'
+      ? { baseUrl: now.model.baseUrl, apiKeyEnv: now.model.apiKeyEnv, concurrency: now.model.concurrency, maxRetries: now.model.maxRetries, retryBaseSeconds: now.model.retryBaseSeconds, timeoutSeconds: now.model.timeoutSeconds }
+      : {};
+    const trainer = run.config.trainer && now.trainer && now.trainer.kind === run.config.trainer.kind ? now.trainer : run.config.trainer;
+    store.writeRun({ ...run, config: { ...run.config, trainer, model: { ...run.config.model, ...where, compute: opts.compute ?? run.config.model.compute }, star: { ...run.config.star, iterations: opts.iterations ?? run.config.star.iterations } } });
     return store;
   }
   const now = new Date();
@@ -195,17 +254,74 @@ function openRun(project: Project, data: { train: Example[]; eval: Example[]; ex
 }
 
 function trainerFor(config: ProjectConfig): Trainer {
+  const t = config.trainer ?? { kind: 'embedded' };
+  if (t.kind === 'none') return new NoneTrainer();
+  if (t.kind === 'command') return new CommandTrainer(t);
   return new EmbeddedTrainer(config.training);
 }
 
-function generatorFor(config: ProjectConfig, modelDir: string): Generator {
+/** A model folder is complete: the embedded checkpoint (weights + model.json), or a served model's model.json. */
+function modelReady(dir: string): boolean {
+  return hasModel(dir) || readRemoteModel(dir) !== undefined;
+}
+
+function generatorFor(config: ProjectConfig, modelDir: string, ctx: GenContext): Generator {
+  const remote = readRemoteModel(modelDir);
+  if (remote) {
+    const settings = openaiSettings(config.model);
+    return new OpenAIGenerator({ settings, model: remote.model, revision: remote.revision, apiKey: resolveApiKey(settings, ctx.apiKey), cacheDir: ctx.cacheDir, onRetry: ctx.log });
+  }
   return EmbeddedGenerator.open(modelDir);
+}
+
+/** The exemplars of P in front of x: the first `shots`, or `shots` drawn for x alone (seeded by its id). */
+export function shotsFor(config: ProjectConfig, P: Exemplar[], x: Example): Exemplar[] {
+  const k = Math.min(config.sampling.shots, P.length);
+  if (k <= 0) return [];
+  if ((config.sampling.shotSelection ?? 'first') === 'first') return P.slice(0, k);
+  const ranked = P.filter((e) => e.id !== x.id).map((e) => ({ e, h: hashSeed('shots', x.id, e.id) })).sort((a, b) => a.h - b.h);
+  return ranked.slice(0, k).map((r) => r.e);
+}
+
+/** Tokens each question may generate: the configured limit, or less when the task knows a right answer is shorter. */
+function budgets(task: Task, config: ProjectConfig, xs: Example[]): number[] {
+  const max = config.sampling.maxNewTokens;
+  return xs.map((x) => Math.min(max, task.completionBudget?.(x) ?? max));
 }
 
 /** The prompt for x: the few-shot prefix of P (when the model needs one), then x, with the hint when rationalizing. */
 function promptOf(task: Task, config: ProjectConfig, P: Exemplar[], x: Example, hint: boolean): string {
-  const shots = config.sampling.shots > 0 ? fewShotPrefix(task, P.slice(0, config.sampling.shots)) : '';
-  return shots + task.prompt(x, hint);
+  return fewShotPrefix(task, shotsFor(config, P, x)) + task.prompt(x, hint);
+}
+
+/** The same prompt as chat turns: each shot a user/assistant pair, then x. */
+function turnsOf(task: Task, config: ProjectConfig, P: Exemplar[], x: Example, hint: boolean): ChatTurn[] {
+  const turns: ChatTurn[] = [];
+  for (const e of shotsFor(config, P, x)) turns.push({ role: 'user', content: task.prompt(e) }, { role: 'assistant', content: task.completion(e.rationale, e.gold) });
+  turns.push({ role: 'user', content: task.prompt(x, hint) });
+  return turns;
+}
+
+/** Requests of a remote model in generate and rationalize so far (iter-<n>/usage.json: a resumed run adds to it). */
+function readUsage(store: RunStore, n: number): { generate: UsageCounters; rationalize: UsageCounters } {
+  const f = store.iterPath(n, 'usage.json');
+  if (!fs.existsSync(f)) return { generate: emptyUsage(), rationalize: emptyUsage() };
+  return JSON.parse(fs.readFileSync(f, 'utf8'));
+}
+
+function usageMetrics(generate: UsageCounters, rationalize: UsageCounters, ev: UsageCounters): UsageMetrics {
+  return { generate, rationalize, eval: ev, total: addUsage(addUsage(generate, rationalize), ev) };
+}
+
+function reportUsage(say: (e: RunEvent) => void, n: number, u: UsageMetrics) {
+  if (u.total.requests === 0) return;
+  const t = u.total;
+  say({
+    type: 'log',
+    level: 'info',
+    message: `iteration ${n}: ${t.requests} request(s), ${t.cached} reused from the cache, ${t.requests - t.cached} sent (${t.retries} retries), ` +
+      `${t.promptTokens} prompt + ${t.completionTokens} completion tokens${t.cost > 0 ? `, cost ${t.cost.toFixed(4)}` : ''}`,
+  });
 }
 
 async function generateAll(
@@ -216,6 +332,8 @@ async function generateAll(
   D: Example[],
   P: Exemplar[],
   phase: { generate: number; rationalize: number },
+  usage: { generate: UsageCounters; rationalize: UsageCounters },
+  gen: GenContext,
   emit: (e: RunEvent) => void,
   stop: () => void,
   chunkSize: number,
@@ -226,25 +344,30 @@ async function generateAll(
   emit({ type: 'phase', iteration: n, phase: 'generate', total: D.length });
   if (todo.length === 0) return lines;
   const s = config.sampling;
-  const M = generatorFor(config, store.iterPath(n - 1));
+  const M = generatorFor(config, store.iterPath(n - 1), gen);
+  const chat = (x: Example, hint: boolean) => turnsOf(task, config, P, x, hint);
   try {
     for (let i = 0; i < todo.length; i += chunkSize) {
       stop();
       const chunk = todo.slice(i, i + chunkSize);
       const seeds = chunk.map((x) => hashSeed(config.star.seed, n, x.id));
-      const opts = { k: s.k, temperature: s.temperature, topK: s.topK, maxNewTokens: s.maxNewTokens, stop: task.stop, seeds };
+      const opts = { k: s.k, temperature: s.temperature, topK: s.topK, maxNewTokens: s.maxNewTokens, stop: task.stop, seeds, signal: gen.signal };
 
       let t = Date.now();
-      const direct = await M.generate(chunk.map((x) => promptOf(task, config, P, x, false)), opts);
+      const direct = await M.generate(chunk.map((x) => promptOf(task, config, P, x, false)), { ...opts, turns: chunk.map((x) => chat(x, false)) });
       phase.generate += (Date.now() - t) / 1000;
+      if (M.takeUsage) usage.generate = addUsage(usage.generate, M.takeUsage());
       const out: GenerationLine[] = chunk.map((x, j) => {
         const samples = direct[j].map((c) => task.parse(c));
         const right = samples.filter((r) => r.answer !== null && task.equal(r.answer, x.gold));
         const first = right[0] ?? samples[0];
+        // with k samples: every other correct rationale too, when training keeps them all
+        const others = config.training.keepAllCorrect ? right.slice(1).map((r) => r.rationale) : [];
         return {
           id: x.id, question: x.question, gold: x.gold, rationale: first.rationale, answer: first.answer,
           correct: right.length > 0, stage: right.length > 0 ? 'direct' : 'failed', group: x.group, line: x.line,
-          ...(s.k > 1 ? { directCorrect: right.length, samples: s.k } : {}),
+          ...(s.k > 1 ? { directCorrect: right.length, samples: s.k, sampleAnswers: samples.map((r) => r.answer) } : {}),
+          ...(others.length ? { alternatives: others } : {}),
         };
       });
 
@@ -254,8 +377,10 @@ async function generateAll(
         const hinted = await M.generate(wrong.map(({ x }) => promptOf(task, config, P, x, true)), {
           ...opts,
           seeds: wrong.map(({ x }) => hashSeed(config.star.seed, n, x.id, 'hint')),
+          turns: wrong.map(({ x }) => chat(x, true)),
         });
         phase.rationalize += (Date.now() - t) / 1000;
+        if (M.takeUsage) usage.rationalize = addUsage(usage.rationalize, M.takeUsage());
         wrong.forEach(({ l, x }, j) => {
           const r = hinted[j].map((c) => task.parse(c)).find((p) => p.answer !== null && task.equal(p.answer, x.gold));
           if (!r) return;
@@ -268,6 +393,7 @@ async function generateAll(
         });
       }
       store.appendGenerations(n, out);
+      writeJsonAtomic(store.iterPath(n, 'usage.json'), usage);
       lines.push(...out);
       emit({ type: 'progress', iteration: n, phase: 'generate', done: lines.length, total: D.length });
     }
@@ -278,24 +404,35 @@ async function generateAll(
 }
 
 /** Dn: the kept rationales (rationalized ones stored without the hint), plus P itself when the config says so. */
-function trainingSet(task: Task, config: ProjectConfig, P: Exemplar[], lines: GenerationLine[], D: Example[]): TrainExample[] {
+function trainingSet(task: Task, config: ProjectConfig, P: Exemplar[], lines: GenerationLine[], D: Example[]): { examples: TrainExample[]; dedup?: DedupMetrics } {
   const byId = new Map(D.map((x) => [x.id, x]));
-  const out = config.training.includeExemplars ? examplesOf(task, P, config) : [];
+  const out = config.training.includeExemplars ? examplesOf(task, P) : [];
+  const kept: { x: Example; l: GenerationLine; rationale: string }[] = [];
   for (const l of lines) {
     if (!l.correct || l.answer === null) continue;
     if (l.hintLeak && !config.training.includeHintLeaks) continue;
     const x = byId.get(l.id);
     if (!x) continue;
-    out.push({ prompt: promptOf(task, config, P, x, false), completion: task.completion(l.rationale, l.answer), source: l.stage === 'rationalized' ? 'rationalized' : 'direct', id: l.id });
+    kept.push({ x, l, rationale: l.rationale });
+    for (const r of l.alternatives ?? []) kept.push({ x, l, rationale: r });
   }
-  return out;
+  let keep = kept.map(() => true);
+  let dedup: DedupMetrics | undefined;
+  if (config.training.dedup) ({ keep, report: dedup } = dedupRationales(kept.map((k) => ({ id: k.x.id, rationale: k.rationale })), P));
+  kept.forEach(({ x, l, rationale }, i) => {
+    if (keep[i]) out.push({ prompt: promptOf(task, config, P, x, false), completion: task.completion(rationale, l.answer!), source: l.stage === 'rationalized' ? 'rationalized' : 'direct', id: l.id });
+  });
+  return { examples: out, dedup };
 }
 
-/** P as training text: each exemplar without and with the hint, so the model learns to use a hint too. */
-function examplesOf(task: Task, P: Exemplar[], config: ProjectConfig): TrainExample[] {
+/**
+ * P as training text: each exemplar without and with the hint, so the model learns to use a hint too. Kept also
+ * when rationalization is off, so that ablation changes only what the loop adds, never M0 or P's share.
+ */
+function examplesOf(task: Task, P: Exemplar[]): TrainExample[] {
   return P.flatMap((e) => [
     { prompt: task.prompt(e, false), completion: task.completion(e.rationale, e.gold), source: 'exemplar' as const, id: e.id },
-    ...(config.star.rationalize ? [{ prompt: task.prompt(e, true), completion: task.completion(e.rationale, e.gold), source: 'exemplar-hint' as const, id: e.id }] : []),
+    { prompt: task.prompt(e, true), completion: task.completion(e.rationale, e.gold), source: 'exemplar-hint' as const, id: e.id },
   ]);
 }
 
@@ -310,6 +447,22 @@ function makeBaseModel(
   onStep: (done: number, total: number, loss: number) => void,
   shouldStop?: () => boolean,
 ): { loss: number | null; steps: number } {
+  if (config.model.backend === 'openai') {
+    // a served model is M0 as it is: iteration 0 is its eval, with P in the prompt
+    const s = openaiSettings(config.model);
+    writeRemoteModel(dir, { architecture: 'remote', backend: 'openai', model: s.model, revision: s.revision, source: 'base' });
+    return { loss: null, steps: 0 };
+  }
+  if (config.model.pretrained) {
+    // a pretrained checkpoint is M0 as it is (few-shot P in the prompt), stored in the run like any embedded model
+    const { model, tokenizer } = loadPretrained(path.resolve(path.dirname(path.dirname(path.dirname(path.dirname(dir)))), config.model.pretrained));
+    try {
+      saveModel(dir, model, tokenizer);
+    } finally {
+      model.dispose();
+    }
+    return { loss: null, steps: 0 };
+  }
   const texts: string[] = [];
   for (const e of P) texts.push(task.prompt(e, true), task.completion(e.rationale, e.gold));
   for (const x of [...D, ...E]) texts.push(task.prompt(x, true));
@@ -318,7 +471,7 @@ function makeBaseModel(
   const model = new GPT({ vocabSize: tokenizer.vocabSize, nLayer: m.nLayer, nHead: m.nHead, nEmbd: m.nEmbd, blockSize: m.blockSize, dropout: m.dropout, pos: m.pos }, undefined, config.star.seed);
   try {
     const steps = config.training.baseSteps;
-    const r = trainModel(model, tokenizer, examplesOf(task, P, config), {
+    const r = trainModel(model, tokenizer, examplesOf(task, P), {
       ...config.training,
       steps,
       seed: hashSeed(config.star.seed, 'base'),
@@ -340,26 +493,29 @@ async function evaluate(
   modelDir: string,
   E: Example[],
   P: Exemplar[],
+  gen: GenContext,
   onProgress: (done: number, total: number) => void,
-): Promise<{ lines: EvalLine[]; seconds: number }> {
+): Promise<{ lines: EvalLine[]; seconds: number; usage: UsageCounters }> {
   const t0 = Date.now();
-  const M = generatorFor(config, modelDir);
+  const M = generatorFor(config, modelDir, gen);
   try {
     // greedy, one sample: the accuracy of the model itself, not of a sampling budget
     const out = await M.generate(E.map((x) => promptOf(task, config, P, x, false)), {
-      k: 1, temperature: 0, topK: 0, maxNewTokens: config.sampling.maxNewTokens, stop: task.stop, seeds: E.map((_, i) => i), onProgress,
+      k: 1, temperature: 0, topK: 0, maxNewTokens: budgets(task, config, E), stop: task.stop, seeds: E.map((_, i) => i), onProgress,
+      turns: E.map((x) => turnsOf(task, config, P, x, false)), signal: gen.signal,
     });
     const lines = E.map((x, i) => {
       const r = task.parse(out[i][0]);
       return { id: x.id, question: x.question, gold: x.gold, rationale: r.rationale, answer: r.answer, correct: r.answer !== null && task.equal(r.answer, x.gold), group: x.group };
     });
-    return { lines, seconds: (Date.now() - t0) / 1000 };
+    return { lines, seconds: (Date.now() - t0) / 1000, usage: M.takeUsage?.() ?? emptyUsage() };
   } finally {
     M.dispose();
   }
 }
 
 function metrics(
+  task: Task,
   n: number,
   lines: GenerationLine[],
   ev: EvalLine[],
@@ -368,6 +524,9 @@ function metrics(
   loss: number | null,
   t0: number,
   phaseSeconds: IterationMetrics['phaseSeconds'],
+  usage: UsageMetrics,
+  k: number,
+  dedup?: DedupMetrics,
 ): IterationMetrics {
   const byGroup: Record<string, GroupAccuracy> = {};
   for (const l of ev) {
@@ -392,5 +551,8 @@ function metrics(
     finalLoss: loss,
     seconds: (Date.now() - t0) / 1000,
     phaseSeconds,
+    usage,
+    ...(k > 1 && n > 0 ? { samples: sampleMetrics(lines, k, (a, b) => task.equal(a, b)) } : {}),
+    ...(dedup ? { dedup } : {}),
   };
 }

@@ -153,7 +153,9 @@ describe('STaR loop', () => {
     const lines = s.readGenerations(1);
     assert.ok(lines.every((l) => l.stage !== 'rationalized'));
     assert.equal(s.readRun().config.star.rationalize, false);
-    assert.ok(s.readTrainSet(1).every((e) => e.source !== 'exemplar-hint' && e.source !== 'rationalized'));
+    assert.ok(s.readTrainSet(1).every((e) => e.source !== 'rationalized'));
+    const base = (r: RunStore) => fs.readFileSync(r.iterPath(0, 'model.safetensors'));
+    assert.ok(base(s).equals(base(store)), 'the ablation starts from the same M0');
   });
 });
 

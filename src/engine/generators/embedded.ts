@@ -1,16 +1,17 @@
 // Generation with the embedded tfjs GPT loaded from a checkpoint folder.
-import { loadModel } from '../model/checkpoint';
+import { loadCheckpoint } from '../model/checkpoint';
 import { GPT } from '../model/gpt';
 import { sample } from '../model/sample';
+import type { HFTokenizer } from '../model/hfTokenizer';
 import { CharTokenizer } from '../model/tokenizer';
 import { hashSeed } from '../random';
 import { GenerateOptions, Generator } from './generator';
 
 export class EmbeddedGenerator implements Generator {
-  private constructor(private readonly model: GPT, private readonly tokenizer: CharTokenizer, private readonly batchSize: number) {}
+  private constructor(private readonly model: GPT, private readonly tokenizer: CharTokenizer | HFTokenizer, private readonly batchSize: number) {}
 
   static open(modelDir: string, batchSize = 256): EmbeddedGenerator {
-    const { model, tokenizer } = loadModel(modelDir);
+    const { model, tokenizer } = loadCheckpoint(modelDir);
     return new EmbeddedGenerator(model, tokenizer, batchSize);
   }
 
@@ -19,11 +20,13 @@ export class EmbeddedGenerator implements Generator {
     const k = opts.temperature > 0 ? opts.k : 1;
     const rows: string[] = [];
     const seeds: number[] = [];
+    const budgets: number[] = [];
     prompts.forEach((p, i) => {
-      for (let j = 0; j < k; j++) { rows.push(p); seeds.push(hashSeed(opts.seeds[i], j)); }
+      const budget = typeof opts.maxNewTokens === 'number' ? opts.maxNewTokens : opts.maxNewTokens[i];
+      for (let j = 0; j < k; j++) { rows.push(p); seeds.push(hashSeed(opts.seeds[i], j)); budgets.push(budget); }
     });
     const texts = sample(this.model, this.tokenizer, rows, {
-      maxNewTokens: opts.maxNewTokens,
+      maxNewTokens: budgets,
       temperature: opts.temperature,
       topK: opts.topK,
       stop: opts.stop,

@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic, writeJsonAtomic } from '../store/jsonl';
 import { GPT, GPTConfig } from './gpt';
+import { HFTokenizer } from './hfTokenizer';
 import { CharTokenizer } from './tokenizer';
 
 export type Dtype = 'F32' | 'F16' | 'BF16' | 'I32';
@@ -99,14 +100,16 @@ function f16ToFloat(h: number): number {
 export interface ModelJson {
   architecture: 'star-gpt';
   config: GPTConfig;
-  tokenizer: { type: 'char'; chars: string[] };
+  /** `hf`: a Hugging Face tokenizer.json beside the weights (a pretrained checkpoint's). */
+  tokenizer: { type: 'char'; chars: string[] } | { type: 'hf'; file: string };
 }
 
-export function saveModel(dir: string, model: GPT, tokenizer: CharTokenizer): void {
+export function saveModel(dir: string, model: GPT, tokenizer: CharTokenizer | HFTokenizer): void {
   fs.mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, RawTensor>();
   for (const [name, v] of model.params) tensors.set(name, { dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array });
   writeFileAtomic(path.join(dir, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
+  if (tokenizer instanceof HFTokenizer) tokenizer.saveTo(dir);
   const json: ModelJson = { architecture: 'star-gpt', config: model.config, tokenizer: tokenizer.toJSON() };
   writeJsonAtomic(path.join(dir, 'model.json'), json);
 }
@@ -115,14 +118,24 @@ export function hasModel(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'model.safetensors')) && fs.existsSync(path.join(dir, 'model.json'));
 }
 
+/** A checkpoint with the character tokenizer (the embedded model made from P). */
 export function loadModel(dir: string): { model: GPT; tokenizer: CharTokenizer } {
+  const r = loadCheckpoint(dir);
+  if (r.tokenizer instanceof CharTokenizer) return { model: r.model, tokenizer: r.tokenizer };
+  r.model.dispose();
+  throw new Error(`${dir}: the checkpoint has a Hugging Face tokenizer (use loadCheckpoint)`);
+}
+
+/** Any checkpoint of the embedded engine: character tokenizer, or a pretrained model's Hugging Face one. */
+export function loadCheckpoint(dir: string): { model: GPT; tokenizer: CharTokenizer | HFTokenizer } {
   const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as ModelJson;
   const file = path.join(dir, 'model.safetensors');
   const { tensors } = decodeSafetensors(fs.readFileSync(file), file);
   const weights = new Map<string, tf.Tensor>();
   for (const [name, t] of tensors) weights.set(name, tf.tensor(t.data, t.shape, t.dtype === 'I32' ? 'int32' : 'float32'));
   try {
-    return { model: new GPT(json.config, weights), tokenizer: new CharTokenizer(json.tokenizer.chars) };
+    const tokenizer = json.tokenizer.type === 'hf' ? HFTokenizer.fromDir(dir, json.config.vocabSize) : new CharTokenizer(json.tokenizer.chars);
+    return { model: new GPT(json.config, weights), tokenizer };
   } finally {
     for (const t of weights.values()) t.dispose();
   }

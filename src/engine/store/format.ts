@@ -24,8 +24,15 @@ export const RUN_FORMAT_VERSION = 1;
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export type BackendChoice = 'auto' | BackendName;
 
+export type ModelBackend = 'embedded' | 'openai';
+
+/**
+ * `model` of star.json. `embedded`: the tfjs transformer (the size fields; `pretrained` loads a local Hugging Face
+ * checkpoint instead of training M0 from P). `openai`: any OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI);
+ * the size fields are then ignored and the `openai` fields below apply (project.ts fills their defaults).
+ */
 export interface ModelSpec {
-  backend: 'embedded';
+  backend: ModelBackend;
   /** tfjs compute backend; `auto` takes the fastest one present. */
   compute: BackendChoice;
   nLayer: number;
@@ -34,7 +41,49 @@ export interface ModelSpec {
   blockSize: number;
   dropout: number;
   pos: 'rope' | 'learned';
+  /** embedded: folder with a Hugging Face `config.json`, `model.safetensors`, `tokenizer.json` (GPT-2 or Llama family). */
+  pretrained?: string;
+  /** openai: e.g. "http://localhost:8000/v1" (vLLM), "https://api.openai.com/v1". */
+  baseUrl?: string;
+  /** openai: the served model name of M0. */
+  model?: string;
+  /** openai: the environment variable holding the API key ("" = no key). Keys never go in star.json. */
+  apiKeyEnv?: string;
+  /** openai: `completions` (raw prompt continuation, for base models) or `chat` (few-shot as turns). */
+  api?: 'completions' | 'chat';
+  /** openai: requests in flight at once. */
+  concurrency?: number;
+  /** openai: retries of a request on 408/409/429/5xx, timeouts and dropped connections. */
+  maxRetries?: number;
+  /** openai: first backoff; doubled each retry (with jitter), a Retry-After header wins. */
+  retryBaseSeconds?: number;
+  timeoutSeconds?: number;
+  /** openai: a label of the served weights; change it when the server's model changes under the same name. */
+  revision?: string;
+  /** openai: price per million tokens, for the cost in metrics. */
+  pricing?: { promptPerMillion: number; completionPerMillion: number };
+  /** openai chat: the system message ("" = none). */
+  system?: string;
 }
+
+/** What fine-tunes M(n): the embedded tfjs trainer, a user's command (TRL, Axolotl, torchtune...), or nothing. */
+export type TrainerSpec =
+  | { kind: 'embedded' }
+  | { kind: 'none' }
+  | {
+      kind: 'command';
+      /**
+       * Shell command template. Placeholders (shell-quoted when substituted): {train} the iteration's train.jsonl,
+       * {trainChat} the same as OpenAI chat rows, {base} the base model (served name or folder), {out} an empty
+       * output folder, {name} a unique name for the result, {iteration}, {steps}, {seed}, {run}, {project}.
+       */
+      command: string;
+      /** The served model name generation uses afterwards (template, default "{name}"); a `{out}/star-model.json`
+       *  `{"model": "..."}` written by the command wins. */
+      model?: string;
+      /** Seconds before the command is killed (0 = no limit). */
+      timeoutSeconds?: number;
+    };
 
 export type StepSchedule =
   | { kind: 'exponential'; base: number; growth: number } // steps(n) = base * growth^(n-1), the paper's 40 * 1.2^(n-1)
@@ -56,6 +105,10 @@ export interface TrainSpec {
   includeHintLeaks: boolean;
   /** Honour people's accept/reject marks in annotations.jsonl when building the next training set. */
   honourAnnotations: boolean;
+  /** Drop kept rationales that repeat another one of the same question or copy an exemplar of P (recorded in metrics). */
+  dedup?: boolean;
+  /** With k > 1: keep every distinct correct direct sample of a question (not only the first). */
+  keepAllCorrect?: boolean;
 }
 
 export interface SampleSpec {
@@ -67,6 +120,8 @@ export interface SampleSpec {
   maxNewTokens: number;
   /** Exemplars of P put in front of each prompt (0 when the model was trained on P, as the embedded one is). */
   shots: number;
+  /** Which exemplars make the few-shot prefix: the first `shots` of P, or `shots` drawn per question (seeded by its id). */
+  shotSelection?: 'first' | 'per-question';
 }
 
 export interface StarSpec {
@@ -87,6 +142,8 @@ export interface ProjectConfig {
   training: TrainSpec;
   sampling: SampleSpec;
   star: StarSpec;
+  /** Default: `embedded` for the embedded model, `none` for a remote one. */
+  trainer?: TrainerSpec;
 }
 
 export type RunStatus = 'running' | 'finished' | 'stopped' | 'failed';
@@ -131,6 +188,10 @@ export interface GenerationLine {
   /** With k > 1: how many of the k direct samples were correct. */
   directCorrect?: number;
   samples?: number;
+  /** With k > 1: the answer of each direct sample (majority vote, pass@k). */
+  sampleAnswers?: (string | null)[];
+  /** With training.keepAllCorrect: the other correct direct rationales (trained on too). */
+  alternatives?: string[];
 }
 
 export interface EvalLine {
@@ -167,6 +228,44 @@ export interface IterationMetrics {
   seconds: number;
   /** Wall time of each phase: where the time went. */
   phaseSeconds: { generate: number; rationalize: number; train: number; eval: number };
+  /** Requests, cache reuse, tokens and cost per phase (zeros for the embedded model, which sends no requests). */
+  usage?: UsageMetrics;
+  /** With k > 1 samples per question: the unbiased pass@j estimates (Chen et al. 2021) and majority-vote accuracy. */
+  samples?: SampleMetrics;
+  /** Rationales left out of training as duplicates (sampling.dedup). */
+  dedup?: DedupMetrics;
+}
+
+export interface UsageCounters {
+  /** Requests answered (sent + reused from the cache). */
+  requests: number;
+  /** Of those, answered from <project>/.star/cache without a request. */
+  cached: number;
+  retries: number;
+  /** Tokens of the requests actually sent (a cached answer costs nothing). */
+  promptTokens: number;
+  completionTokens: number;
+  cost: number;
+}
+
+export interface UsageMetrics {
+  generate: UsageCounters;
+  rationalize: UsageCounters;
+  eval: UsageCounters;
+  total: UsageCounters;
+}
+
+export interface SampleMetrics {
+  k: number;
+  /** pass@j for j = 1, 2, 4, ... <= k, over the training questions' direct samples. */
+  passAt: Record<string, number>;
+  /** Fraction of questions whose most frequent direct answer is right. */
+  majority: number;
+}
+
+export interface DedupMetrics {
+  kept: number;
+  removed: { id: string; reason: 'same-question' | 'copies-exemplar'; of: string }[];
 }
 
 export type AnnotationVerdict = 'accept' | 'reject';

@@ -1,5 +1,5 @@
 // Fine-tunes the embedded GPT from the base checkpoint and writes the result as a checkpoint.
-import { loadModel, saveModel } from '../model/checkpoint';
+import { loadCheckpoint, saveModel } from '../model/checkpoint';
 import { clearTrainState, train } from '../model/train';
 import type { TrainSpec } from '../store/format';
 import { TrainJob, Trainer } from './trainer';
@@ -8,7 +8,7 @@ export class EmbeddedTrainer implements Trainer {
   constructor(private readonly spec: TrainSpec) {}
 
   async train(job: TrainJob): Promise<{ loss: number | null; steps: number }> {
-    const { model, tokenizer } = loadModel(job.baseDir);
+    const { model, tokenizer } = loadCheckpoint(job.baseDir);
     try {
       const r = train(model, tokenizer, job.examples, {
         steps: job.steps,

@@ -1,4 +1,4 @@
-// One interface for fine-tuning: the embedded tfjs trainer now; a command-line trainer or none later.
+// One interface for fine-tuning: the embedded tfjs trainer, a user's command (trainers/command.ts), or none.
 import type { TrainExample } from '../store/format';
 
 export interface TrainJob {
@@ -11,6 +11,14 @@ export interface TrainJob {
   seed: number;
   onProgress?: (step: number, steps: number, loss: number) => void;
   shouldStop?: () => boolean;
+  /** For trainers that run outside the process (command): where they are and what to call the result. */
+  iteration?: number;
+  runId?: string;
+  projectDir?: string;
+  /** The iteration's train.jsonl, already written. */
+  trainFile?: string;
+  /** Lines for the run's log (e.g. the command being run). */
+  log?: (message: string) => void;
 }
 
 export interface Trainer {
