@@ -29,6 +29,7 @@ import { NoneTrainer } from './trainers/none';
 import type { Trainer } from './trainers/trainer';
 import { hashSeed } from './random';
 import { loadData, Project } from './project';
+import { Curation, curationBefore } from './curation';
 import { RunStore } from './store/runStore';
 import {
   EvalLine,
@@ -59,6 +60,8 @@ export interface RunOptions {
   /** Questions generated per appended chunk of generations.jsonl: the most a kill can cost. */
   chunkSize?: number;
   shouldStop?: () => boolean;
+  /** Honour people's accept/reject marks of earlier iterations in the next training sets (also when resuming). */
+  honourAnnotations?: boolean;
   /** The API key of a remote model (the extension's SecretStorage); else the environment variable of model.apiKeyEnv. */
   apiKey?: string;
 }
@@ -147,7 +150,8 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       const lines = await generateAll(task, config, store, n, data.train, P, phase, usage, gen, emit, stop, Math.max(1, opts.chunkSize ?? 256));
 
       // 4. Fine-tune the ORIGINAL model on the kept rationales.
-      const { examples, dedup } = trainingSet(task, config, P, lines, data.train);
+      const curation = config.training.honourAnnotations ? curationBefore(store, n) : undefined;
+      const { examples, dedup } = trainingSet(task, config, P, lines, data.train, curation);
       store.writeTrainSet(n, examples);
       const trainerKind = (config.trainer ?? { kind: 'embedded' }).kind;
       const steps = trainerKind === 'none' ? 0 : trainSteps(config.training.schedule, n, examples.length, config.training.batchSize);
@@ -212,6 +216,7 @@ function openRun(project: Project, data: { train: Example[]; eval: Example[]; ex
   const override = (c: ProjectConfig): ProjectConfig => ({
     ...c,
     model: { ...c.model, compute: opts.compute ?? c.model.compute },
+    training: { ...c.training, honourAnnotations: opts.honourAnnotations ?? c.training.honourAnnotations },
     star: {
       ...c.star,
       iterations: opts.iterations ?? c.star.iterations,
@@ -232,7 +237,8 @@ function openRun(project: Project, data: { train: Example[]; eval: Example[]; ex
       ? { baseUrl: now.model.baseUrl, apiKeyEnv: now.model.apiKeyEnv, concurrency: now.model.concurrency, maxRetries: now.model.maxRetries, retryBaseSeconds: now.model.retryBaseSeconds, timeoutSeconds: now.model.timeoutSeconds }
       : {};
     const trainer = run.config.trainer && now.trainer && now.trainer.kind === run.config.trainer.kind ? now.trainer : run.config.trainer;
-    store.writeRun({ ...run, config: { ...run.config, trainer, model: { ...run.config.model, ...where, compute: opts.compute ?? run.config.model.compute }, star: { ...run.config.star, iterations: opts.iterations ?? run.config.star.iterations } } });
+    const training = { ...run.config.training, honourAnnotations: opts.honourAnnotations ?? run.config.training.honourAnnotations };
+    store.writeRun({ ...run, config: { ...run.config, trainer, training, model: { ...run.config.model, ...where, compute: opts.compute ?? run.config.model.compute }, star: { ...run.config.star, iterations: opts.iterations ?? run.config.star.iterations } } });
     return store;
   }
   const now = new Date();
@@ -404,17 +410,21 @@ async function generateAll(
 }
 
 /** Dn: the kept rationales (rationalized ones stored without the hint), plus P itself when the config says so. */
-function trainingSet(task: Task, config: ProjectConfig, P: Exemplar[], lines: GenerationLine[], D: Example[]): { examples: TrainExample[]; dedup?: DedupMetrics } {
+function trainingSet(task: Task, config: ProjectConfig, P: Exemplar[], lines: GenerationLine[], D: Example[], curation?: Curation): { examples: TrainExample[]; dedup?: DedupMetrics } {
   const byId = new Map(D.map((x) => [x.id, x]));
   const out = config.training.includeExemplars ? examplesOf(task, P) : [];
   const kept: { x: Example; l: GenerationLine; rationale: string }[] = [];
   for (const l of lines) {
+    if (curation?.accepted.has(l.id)) continue; // a person's accepted rationale stands in for the model's
     if (!l.correct || l.answer === null) continue;
     if (l.hintLeak && !config.training.includeHintLeaks) continue;
     const x = byId.get(l.id);
     if (!x) continue;
-    kept.push({ x, l, rationale: l.rationale });
-    for (const r of l.alternatives ?? []) kept.push({ x, l, rationale: r });
+    for (const r of [l.rationale, ...(l.alternatives ?? [])]) if (!curation?.rejected.get(l.id)?.has(r)) kept.push({ x, l, rationale: r });
+  }
+  for (const [id, rationale] of curation?.accepted ?? []) {
+    const x = byId.get(id);
+    if (x) out.push({ prompt: promptOf(task, config, P, x, false), completion: task.completion(rationale, x.gold), source: 'annotated', id });
   }
   let keep = kept.map(() => true);
   let dedup: DedupMetrics | undefined;

@@ -15,10 +15,10 @@ const send = (m: FromWorker) =>
 
 async function start(projectDir: string, o: WorkerRunOptions) {
   const project = await openProject(projectDir);
-  // Settings apply to new runs only: a resumed run keeps the config it was started with.
+  // Sampling settings apply to new runs only: a resumed run keeps the config it was started with. Honouring
+  // annotations is passed through: it applies to the training sets still to come, in new and resumed runs alike.
   if (o.sampling) project.config.sampling = { ...project.config.sampling, ...o.sampling };
-  if (o.honourAnnotations !== undefined) project.config.training.honourAnnotations = o.honourAnnotations;
-  const { sampling: _s, honourAnnotations: _h, ...opts } = o;
+  const { sampling: _s, ...opts } = o;
   const store = await runStar(project, { ...opts, shouldStop }, (event) => void send({ type: 'event', event }));
   await send({ type: 'done', runDir: store.dir, status: store.readRun().status });
 }

@@ -13,6 +13,7 @@ import { runStar, trainSteps } from '../../src/engine/star';
 import type { GenerationLine, ProjectConfig, RunEvent } from '../../src/engine/store/format';
 import { RunStore } from '../../src/engine/store/runStore';
 import { EmbeddedTrainer } from '../../src/engine/trainers/embedded';
+import { curationBefore } from '../../src/engine/curation';
 
 const CLI = path.resolve('dist', 'cli.js');
 
@@ -140,11 +141,25 @@ describe('STaR loop', () => {
     assert.deepEqual(first.messages.map((m: { role: string }) => m.role), ['user', 'assistant']);
   });
 
+  test('with honourAnnotations, the next iteration trains on the accepted edit and never on a rejected rationale', async () => {
+    // the export test above rejected the first kept rationale of iteration 2 and accepted an edit of the second
+    const kept = store.readGenerations(2).filter((l) => l.correct && !l.hintLeak);
+    const [rejected, edited] = kept;
+    const s = await runStar(await openProject(dir), { resume: true, runId: store.id, iterations: 3, honourAnnotations: true }, () => {});
+    assert.equal(s.readRun().config.training.honourAnnotations, true);
+    const train = s.readTrainSet(3);
+    const forEdited = train.filter((e) => e.id === edited.id);
+    assert.deepEqual(forEdited.map((e) => [e.source, e.completion]), [['annotated', `edited by a person>${edited.gold}\n`]]);
+    assert.ok(!train.some((e) => e.id === rejected.id && e.completion === `${rejected.rationale}>${rejected.gold}\n`));
+    // and the report still reads the extended run
+    assert.deepEqual(s.finishedIterations(), [0, 1, 2, 3]);
+  });
+
   test('report prints every finished iteration', async () => {
     const r = await cli(['report', dir, '--json']);
     assert.equal(r.code, 0);
     const rows = JSON.parse(r.stdout).rows;
-    assert.deepEqual(rows.map((x: { iteration: number }) => x.iteration), [0, 1, 2]);
+    assert.deepEqual(rows.map((x: { iteration: number }) => x.iteration), [0, 1, 2, 3]);
     assert.equal(rows[1].direct + rows[1].rationalized + rows[1].failed, 48);
   });
 
@@ -156,6 +171,26 @@ describe('STaR loop', () => {
     assert.ok(s.readTrainSet(1).every((e) => e.source !== 'rationalized'));
     const base = (r: RunStore) => fs.readFileSync(r.iterPath(0, 'model.safetensors'));
     assert.ok(base(s).equals(base(store)), 'the ablation starts from the same M0');
+  });
+});
+
+describe('curation', () => {
+  test('a rejected rationale is left out, an accepted one stands in, and the newest verdict wins', () => {
+    const s = new RunStore(fs.mkdtempSync(path.join(os.tmpdir(), 'star-curation-')));
+    s.ensureIter(1);
+    const line = (id: string, rationale: string): GenerationLine => ({ id, question: id, gold: '3', rationale, answer: '3', correct: true, stage: 'direct' });
+    s.appendGenerations(1, [line('a', 'ra'), line('b', 'rb'), line('c', 'rc')]);
+    const t = new Date().toISOString();
+    s.appendAnnotation({ time: t, iteration: 1, id: 'a', verdict: 'reject' });
+    s.appendAnnotation({ time: t, iteration: 1, id: 'b', verdict: 'accept', rationale: 'better' });
+    s.appendAnnotation({ time: t, iteration: 1, id: 'c', verdict: 'accept' });
+    s.appendAnnotation({ time: t, iteration: 1, id: 'c', verdict: 'reject' }); // changed their mind
+    const c = curationBefore(s, 2);
+    assert.deepEqual([...c.rejected.get('a')!], ['ra']);
+    assert.deepEqual([...c.rejected.get('c')!], ['rc']);
+    assert.equal(c.accepted.get('b'), 'better');
+    assert.ok(!c.accepted.has('c'));
+    assert.equal(curationBefore(s, 1).accepted.size, 0, 'only earlier iterations count');
   });
 });
 

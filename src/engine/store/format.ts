@@ -208,7 +208,7 @@ export interface TrainExample {
   prompt: string;
   completion: string;
   /** Where the example came from: an exemplar of P (with or without hint), or a stage of this iteration. */
-  source: 'exemplar' | 'exemplar-hint' | 'direct' | 'rationalized';
+  source: 'exemplar' | 'exemplar-hint' | 'direct' | 'rationalized' | 'annotated';
   id: string;
 }
 
