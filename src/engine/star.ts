@@ -10,43 +10,22 @@
 import { setMaxListeners } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
-import { saveModel, hasModel } from './model/checkpoint';
-import { GPT } from './model/gpt';
-import { CharTokenizer } from './model/tokenizer';
-import { clearTrainState, StopRequested, train as trainModel } from './model/train';
 import { selectBackend } from './compute/backend';
-import { EmbeddedGenerator } from './generators/embedded';
-import { addUsage, ChatTurn, emptyUsage, Generator } from './generators/generator';
-import { OpenAIGenerator, openaiSettings, readRemoteModel, resolveApiKey, writeRemoteModel } from './generators/openai';
 import { CACHE_DIR } from './generators/cache';
-import { loadPretrained } from './model/pretrained';
+import { addUsage, emptyUsage } from './generators/generator';
+import { openaiSettings, resolveApiKey } from './generators/openai';
+import { metrics, readUsage, reportUsage, usageMetrics } from './iterationMetrics';
 import { dedupRationales } from './metrics/dedup';
-import { sampleMetrics } from './metrics/samples';
-import { writeJsonAtomic } from './store/jsonl';
-import { EmbeddedTrainer } from './trainers/embedded';
-import { CommandTrainer } from './trainers/command';
-import { NoneTrainer } from './trainers/none';
-import type { Trainer } from './trainers/trainer';
+import { StopRequested } from './model/train';
+import { evaluate, GenContext, generatorFor, makeBaseModel, modelReady, trainerFor } from './models';
+import { budgets, examplesOf, promptOf, turnsOf } from './prompts';
 import { hashSeed } from './random';
 import { loadData, Project } from './project';
 import { Curation, curationBefore } from './curation';
+import { writeJsonAtomic } from './store/jsonl';
 import { RunStore } from './store/runStore';
-import {
-  EvalLine,
-  GenerationLine,
-  GroupAccuracy,
-  IterationMetrics,
-  ProjectConfig,
-  RUN_FORMAT_VERSION,
-  RunEvent,
-  RunJson,
-  StepSchedule,
-  TrainExample,
-  UsageCounters,
-  UsageMetrics,
-  DedupMetrics,
-} from './store/format';
-import { Example, Exemplar, fewShotPrefix, Task } from './tasks/task';
+import { DedupMetrics, GenerationLine, ProjectConfig, RUN_FORMAT_VERSION, RunEvent, RunJson, StepSchedule, TrainExample, UsageCounters } from './store/format';
+import { Example, Exemplar, Task } from './tasks/task';
 
 export interface RunOptions {
   /** Continue the latest run (or `runId`) instead of starting a new one. */
@@ -64,14 +43,6 @@ export interface RunOptions {
   honourAnnotations?: boolean;
   /** The API key of a remote model (the extension's SecretStorage); else the environment variable of model.apiKeyEnv. */
   apiKey?: string;
-}
-
-/** What a generator needs besides the config: where the request cache is, the key, and the run's stop. */
-interface GenContext {
-  cacheDir: string;
-  apiKey?: string;
-  signal?: AbortSignal;
-  log?: (message: string) => void;
 }
 
 export { StopRequested };
@@ -120,7 +91,7 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       const t0 = Date.now();
       let loss: number | null = null;
       let steps = 0;
-      if (!modelReady(baseDir)) ({ loss, steps } = makeBaseModel(task, config, P, data.train, data.eval, baseDir, (d, n, l) =>
+      if (!modelReady(baseDir)) ({ loss, steps } = makeBaseModel(task, config, P, data.train, data.eval, baseDir, project.dir, (d, n, l) =>
         emit({ type: 'progress', iteration: 0, phase: 'train', done: d, total: n, loss: l }), opts.shouldStop));
       const tTrain = (Date.now() - t0) / 1000;
       const ev = await evaluate(task, config, baseDir, data.eval, P, gen, (d, n) => emit({ type: 'progress', iteration: 0, phase: 'eval', done: d, total: n }));
@@ -259,76 +230,15 @@ function openRun(project: Project, data: { train: Example[]; eval: Example[]; ex
   return RunStore.create(project.dir, run);
 }
 
-function trainerFor(config: ProjectConfig): Trainer {
-  const t = config.trainer ?? { kind: 'embedded' };
-  if (t.kind === 'none') return new NoneTrainer();
-  if (t.kind === 'command') return new CommandTrainer(t);
-  return new EmbeddedTrainer(config.training);
-}
 
-/** A model folder is complete: the embedded checkpoint (weights + model.json), or a served model's model.json. */
-function modelReady(dir: string): boolean {
-  return hasModel(dir) || readRemoteModel(dir) !== undefined;
-}
 
-function generatorFor(config: ProjectConfig, modelDir: string, ctx: GenContext): Generator {
-  const remote = readRemoteModel(modelDir);
-  if (remote) {
-    const settings = openaiSettings(config.model);
-    return new OpenAIGenerator({ settings, model: remote.model, revision: remote.revision, apiKey: resolveApiKey(settings, ctx.apiKey), cacheDir: ctx.cacheDir, onRetry: ctx.log });
-  }
-  return EmbeddedGenerator.open(modelDir);
-}
 
-/** The exemplars of P in front of x: the first `shots`, or `shots` drawn for x alone (seeded by its id). */
-export function shotsFor(config: ProjectConfig, P: Exemplar[], x: Example): Exemplar[] {
-  const k = Math.min(config.sampling.shots, P.length);
-  if (k <= 0) return [];
-  if ((config.sampling.shotSelection ?? 'first') === 'first') return P.slice(0, k);
-  const ranked = P.filter((e) => e.id !== x.id).map((e) => ({ e, h: hashSeed('shots', x.id, e.id) })).sort((a, b) => a.h - b.h);
-  return ranked.slice(0, k).map((r) => r.e);
-}
 
-/** Tokens each question may generate: the configured limit, or less when the task knows a right answer is shorter. */
-function budgets(task: Task, config: ProjectConfig, xs: Example[]): number[] {
-  const max = config.sampling.maxNewTokens;
-  return xs.map((x) => Math.min(max, task.completionBudget?.(x) ?? max));
-}
 
-/** The prompt for x: the few-shot prefix of P (when the model needs one), then x, with the hint when rationalizing. */
-function promptOf(task: Task, config: ProjectConfig, P: Exemplar[], x: Example, hint: boolean): string {
-  return fewShotPrefix(task, shotsFor(config, P, x)) + task.prompt(x, hint);
-}
 
-/** The same prompt as chat turns: each shot a user/assistant pair, then x. */
-function turnsOf(task: Task, config: ProjectConfig, P: Exemplar[], x: Example, hint: boolean): ChatTurn[] {
-  const turns: ChatTurn[] = [];
-  for (const e of shotsFor(config, P, x)) turns.push({ role: 'user', content: task.prompt(e) }, { role: 'assistant', content: task.completion(e.rationale, e.gold) });
-  turns.push({ role: 'user', content: task.prompt(x, hint) });
-  return turns;
-}
 
-/** Requests of a remote model in generate and rationalize so far (iter-<n>/usage.json: a resumed run adds to it). */
-function readUsage(store: RunStore, n: number): { generate: UsageCounters; rationalize: UsageCounters } {
-  const f = store.iterPath(n, 'usage.json');
-  if (!fs.existsSync(f)) return { generate: emptyUsage(), rationalize: emptyUsage() };
-  return JSON.parse(fs.readFileSync(f, 'utf8'));
-}
 
-function usageMetrics(generate: UsageCounters, rationalize: UsageCounters, ev: UsageCounters): UsageMetrics {
-  return { generate, rationalize, eval: ev, total: addUsage(addUsage(generate, rationalize), ev) };
-}
 
-function reportUsage(say: (e: RunEvent) => void, n: number, u: UsageMetrics) {
-  if (u.total.requests === 0) return;
-  const t = u.total;
-  say({
-    type: 'log',
-    level: 'info',
-    message: `iteration ${n}: ${t.requests} request(s), ${t.cached} reused from the cache, ${t.requests - t.cached} sent (${t.retries} retries), ` +
-      `${t.promptTokens} prompt + ${t.completionTokens} completion tokens${t.cost > 0 ? `, cost ${t.cost.toFixed(4)}` : ''}`,
-  });
-}
 
 async function generateAll(
   task: Task,
@@ -357,7 +267,7 @@ async function generateAll(
       stop();
       const chunk = todo.slice(i, i + chunkSize);
       const seeds = chunk.map((x) => hashSeed(config.star.seed, n, x.id));
-      const opts = { k: s.k, temperature: s.temperature, topK: s.topK, maxNewTokens: s.maxNewTokens, stop: task.stop, seeds, signal: gen.signal };
+      const opts = { k: s.k, temperature: s.temperature, topK: s.topK, maxNewTokens: budgets(task, config, chunk), stop: task.stop, seeds, signal: gen.signal };
 
       let t = Date.now();
       const direct = await M.generate(chunk.map((x) => promptOf(task, config, P, x, false)), { ...opts, turns: chunk.map((x) => chat(x, false)) });
@@ -435,134 +345,6 @@ function trainingSet(task: Task, config: ProjectConfig, P: Exemplar[], lines: Ge
   return { examples: out, dedup };
 }
 
-/**
- * P as training text: each exemplar without and with the hint, so the model learns to use a hint too. Kept also
- * when rationalization is off, so that ablation changes only what the loop adds, never M0 or P's share.
- */
-function examplesOf(task: Task, P: Exemplar[]): TrainExample[] {
-  return P.flatMap((e) => [
-    { prompt: task.prompt(e, false), completion: task.completion(e.rationale, e.gold), source: 'exemplar' as const, id: e.id },
-    { prompt: task.prompt(e, true), completion: task.completion(e.rationale, e.gold), source: 'exemplar-hint' as const, id: e.id },
-  ]);
-}
 
-/** M0 for the embedded backend: a fresh transformer whose vocabulary and training data come from the task only. */
-function makeBaseModel(
-  task: Task,
-  config: ProjectConfig,
-  P: Exemplar[],
-  D: Example[],
-  E: Example[],
-  dir: string,
-  onStep: (done: number, total: number, loss: number) => void,
-  shouldStop?: () => boolean,
-): { loss: number | null; steps: number } {
-  if (config.model.backend === 'openai') {
-    // a served model is M0 as it is: iteration 0 is its eval, with P in the prompt
-    const s = openaiSettings(config.model);
-    writeRemoteModel(dir, { architecture: 'remote', backend: 'openai', model: s.model, revision: s.revision, source: 'base' });
-    return { loss: null, steps: 0 };
-  }
-  if (config.model.pretrained) {
-    // a pretrained checkpoint is M0 as it is (few-shot P in the prompt), stored in the run like any embedded model
-    const { model, tokenizer } = loadPretrained(path.resolve(path.dirname(path.dirname(path.dirname(path.dirname(dir)))), config.model.pretrained));
-    try {
-      saveModel(dir, model, tokenizer);
-    } finally {
-      model.dispose();
-    }
-    return { loss: null, steps: 0 };
-  }
-  const texts: string[] = [];
-  for (const e of P) texts.push(task.prompt(e, true), task.completion(e.rationale, e.gold));
-  for (const x of [...D, ...E]) texts.push(task.prompt(x, true));
-  const tokenizer = CharTokenizer.fromTexts(texts);
-  const m = config.model;
-  const model = new GPT({ vocabSize: tokenizer.vocabSize, nLayer: m.nLayer, nHead: m.nHead, nEmbd: m.nEmbd, blockSize: m.blockSize, dropout: m.dropout, pos: m.pos }, undefined, config.star.seed);
-  try {
-    const steps = config.training.baseSteps;
-    const r = trainModel(model, tokenizer, examplesOf(task, P), {
-      ...config.training,
-      steps,
-      seed: hashSeed(config.star.seed, 'base'),
-      stateDir: dir,
-      onStep: (d, l) => onStep(d, steps, l),
-      shouldStop,
-    });
-    saveModel(dir, model, tokenizer);
-    clearTrainState(dir);
-    return r;
-  } finally {
-    model.dispose();
-  }
-}
 
-async function evaluate(
-  task: Task,
-  config: ProjectConfig,
-  modelDir: string,
-  E: Example[],
-  P: Exemplar[],
-  gen: GenContext,
-  onProgress: (done: number, total: number) => void,
-): Promise<{ lines: EvalLine[]; seconds: number; usage: UsageCounters }> {
-  const t0 = Date.now();
-  const M = generatorFor(config, modelDir, gen);
-  try {
-    // greedy, one sample: the accuracy of the model itself, not of a sampling budget
-    const out = await M.generate(E.map((x) => promptOf(task, config, P, x, false)), {
-      k: 1, temperature: 0, topK: 0, maxNewTokens: budgets(task, config, E), stop: task.stop, seeds: E.map((_, i) => i), onProgress,
-      turns: E.map((x) => turnsOf(task, config, P, x, false)), signal: gen.signal,
-    });
-    const lines = E.map((x, i) => {
-      const r = task.parse(out[i][0]);
-      return { id: x.id, question: x.question, gold: x.gold, rationale: r.rationale, answer: r.answer, correct: r.answer !== null && task.equal(r.answer, x.gold), group: x.group };
-    });
-    return { lines, seconds: (Date.now() - t0) / 1000, usage: M.takeUsage?.() ?? emptyUsage() };
-  } finally {
-    M.dispose();
-  }
-}
 
-function metrics(
-  task: Task,
-  n: number,
-  lines: GenerationLine[],
-  ev: EvalLine[],
-  steps: number,
-  trainExamples: number,
-  loss: number | null,
-  t0: number,
-  phaseSeconds: IterationMetrics['phaseSeconds'],
-  usage: UsageMetrics,
-  k: number,
-  dedup?: DedupMetrics,
-): IterationMetrics {
-  const byGroup: Record<string, GroupAccuracy> = {};
-  for (const l of ev) {
-    const g = (byGroup[l.group ?? 'all'] ??= { total: 0, correct: 0, accuracy: 0 });
-    g.total++;
-    if (l.correct) g.correct++;
-  }
-  for (const g of Object.values(byGroup)) g.accuracy = g.total ? g.correct / g.total : 0;
-  const correct = ev.filter((l) => l.correct).length;
-  return {
-    iteration: n,
-    train: {
-      total: lines.length,
-      correct: lines.filter((l) => l.stage === 'direct').length,
-      rationalized: lines.filter((l) => l.stage === 'rationalized').length,
-      failed: lines.filter((l) => l.stage === 'failed').length,
-      hintLeaks: lines.filter((l) => l.hintLeak).length,
-    },
-    eval: { total: ev.length, correct, accuracy: ev.length ? correct / ev.length : 0, byGroup },
-    trainSteps: steps,
-    trainExamples,
-    finalLoss: loss,
-    seconds: (Date.now() - t0) / 1000,
-    phaseSeconds,
-    usage,
-    ...(k > 1 && n > 0 ? { samples: sampleMetrics(lines, k, (a, b) => task.equal(a, b)) } : {}),
-    ...(dedup ? { dedup } : {}),
-  };
-}

@@ -42,8 +42,9 @@ export class RunStore {
     return store;
   }
 
+  /** Sortable by start time to the millisecond, so `latest` is the newest run even when two start in one second. */
   static newRunId(now = new Date()): string {
-    const t = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+    const t = now.toISOString().replace(/[-:.]/g, '').replace('T', '-').slice(0, 18);
     return `${t}-${Math.random().toString(36).slice(2, 6)}`;
   }
 

@@ -1,0 +1,40 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { appendJsonl, readAppendLog, writeJsonAtomic } from '../../src/engine/store/jsonl';
+import type { RunJson } from '../../src/engine/store/format';
+import { RunStore } from '../../src/engine/store/runStore';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'star-store-'));
+
+describe('run store', () => {
+  test('the latest run is the newest, also when two runs start within one second', () => {
+    const dir = tmp();
+    const t = Date.parse('2026-11-26T12:00:00.900Z');
+    const created = [0, 5, 40].map((ms) => RunStore.create(dir, { id: RunStore.newRunId(new Date(t + ms)) } as RunJson).id);
+    assert.deepEqual(RunStore.list(dir), created);
+    assert.equal(RunStore.latest(dir)!.id, created[2]);
+  });
+
+  test('a torn last line is dropped, and cut from the file when repairing, so appends can go on', () => {
+    const f = path.join(tmp(), 'g.jsonl');
+    appendJsonl(f, [{ id: 'a' }, { id: 'b' }]);
+    fs.appendFileSync(f, '{"id":"c","quest');
+    assert.deepEqual(readAppendLog<{ id: string }>(f).map((r) => r.id), ['a', 'b']);
+    assert.ok(fs.readFileSync(f, 'utf8').endsWith('quest'), 'reading alone changes nothing');
+    readAppendLog(f, true);
+    appendJsonl(f, [{ id: 'c' }]);
+    assert.deepEqual(readAppendLog<{ id: string }>(f).map((r) => r.id), ['a', 'b', 'c']);
+  });
+
+  test('an atomic write leaves no temporary file and replaces the whole content', () => {
+    const d = tmp();
+    const f = path.join(d, 'm.json');
+    writeJsonAtomic(f, { a: 1, long: 'x'.repeat(1000) });
+    writeJsonAtomic(f, { a: 2 });
+    assert.deepEqual(JSON.parse(fs.readFileSync(f, 'utf8')), { a: 2 });
+    assert.deepEqual(fs.readdirSync(d), ['m.json']);
+  });
+});
