@@ -9,6 +9,7 @@ import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendChoice, BackendName } from '../store/format';
 import { installNativeKernels } from './native';
+import { registerWasmSegmentSum } from './segmentSum';
 
 export interface BackendInfo {
   name: BackendName;
@@ -86,6 +87,7 @@ const TRY: Record<BackendName, () => Promise<string>> = {
   async wasm() {
     setWasmPaths(wasmDir());
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not start');
+    registerWasmSegmentSum(); // the gradient of gather, which wasm lacks
     const native = installNativeKernels();
     if (native.installed.length > 0) return `wasm+native(${native.installed.join(',')})`;
     return native.error ? `wasm (native kernels unavailable: ${native.error})` : 'wasm';

@@ -1,6 +1,6 @@
 // Generation with the embedded tfjs GPT loaded from a checkpoint folder.
 import { loadCheckpoint } from '../model/checkpoint';
-import { GPT } from '../model/gpt';
+import type { CausalLM } from '../model/gpt';
 import { sample } from '../model/sample';
 import type { HFTokenizer } from '../model/hfTokenizer';
 import { CharTokenizer } from '../model/tokenizer';
@@ -8,7 +8,7 @@ import { hashSeed } from '../random';
 import { GenerateOptions, Generator } from './generator';
 
 export class EmbeddedGenerator implements Generator {
-  private constructor(private readonly model: GPT, private readonly tokenizer: CharTokenizer | HFTokenizer, private readonly batchSize: number) {}
+  private constructor(private readonly model: CausalLM, private readonly tokenizer: CharTokenizer | HFTokenizer, private readonly batchSize: number) {}
 
   static open(modelDir: string, batchSize = 256): EmbeddedGenerator {
     const { model, tokenizer } = loadCheckpoint(modelDir);

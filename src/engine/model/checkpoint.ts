@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic, writeJsonAtomic } from '../store/jsonl';
-import { GPT, GPTConfig } from './gpt';
+import { CausalLM, GPT, GPTConfig } from './gpt';
+import { Llama, LlamaConfig } from './llama';
 import { HFTokenizer } from './hfTokenizer';
 import { CharTokenizer } from './tokenizer';
 
@@ -97,20 +98,21 @@ function f16ToFloat(h: number): number {
 }
 
 /** model.json beside model.safetensors. */
-export interface ModelJson {
-  architecture: 'star-gpt';
-  config: GPTConfig;
+export type ModelJson = {
   /** `hf`: a Hugging Face tokenizer.json beside the weights (a pretrained checkpoint's). */
   tokenizer: { type: 'char'; chars: string[] } | { type: 'hf'; file: string };
-}
+  // the tensors keep the model's own names: GPT-2's (star-gpt) or Hugging Face Llama's (star-llama)
+} & ({ architecture: 'star-gpt'; config: GPTConfig } | { architecture: 'star-llama'; config: LlamaConfig });
 
-export function saveModel(dir: string, model: GPT, tokenizer: CharTokenizer | HFTokenizer): void {
+export function saveModel(dir: string, model: CausalLM, tokenizer: CharTokenizer | HFTokenizer): void {
   fs.mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, RawTensor>();
   for (const [name, v] of model.params) tensors.set(name, { dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array });
   writeFileAtomic(path.join(dir, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
   if (tokenizer instanceof HFTokenizer) tokenizer.saveTo(dir);
-  const json: ModelJson = { architecture: 'star-gpt', config: model.config, tokenizer: tokenizer.toJSON() };
+  const json: ModelJson = model instanceof Llama
+    ? { architecture: 'star-llama', config: model.config, tokenizer: tokenizer.toJSON() }
+    : { architecture: 'star-gpt', config: (model as GPT).config, tokenizer: tokenizer.toJSON() };
   writeJsonAtomic(path.join(dir, 'model.json'), json);
 }
 
@@ -121,13 +123,13 @@ export function hasModel(dir: string): boolean {
 /** A checkpoint with the character tokenizer (the embedded model made from P). */
 export function loadModel(dir: string): { model: GPT; tokenizer: CharTokenizer } {
   const r = loadCheckpoint(dir);
-  if (r.tokenizer instanceof CharTokenizer) return { model: r.model, tokenizer: r.tokenizer };
+  if (r.tokenizer instanceof CharTokenizer && r.model instanceof GPT) return { model: r.model, tokenizer: r.tokenizer };
   r.model.dispose();
   throw new Error(`${dir}: the checkpoint has a Hugging Face tokenizer (use loadCheckpoint)`);
 }
 
 /** Any checkpoint of the embedded engine: character tokenizer, or a pretrained model's Hugging Face one. */
-export function loadCheckpoint(dir: string): { model: GPT; tokenizer: CharTokenizer | HFTokenizer } {
+export function loadCheckpoint(dir: string): { model: CausalLM; tokenizer: CharTokenizer | HFTokenizer } {
   const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as ModelJson;
   const file = path.join(dir, 'model.safetensors');
   const { tensors } = decodeSafetensors(fs.readFileSync(file), file);
@@ -135,7 +137,7 @@ export function loadCheckpoint(dir: string): { model: GPT; tokenizer: CharTokeni
   for (const [name, t] of tensors) weights.set(name, tf.tensor(t.data, t.shape, t.dtype === 'I32' ? 'int32' : 'float32'));
   try {
     const tokenizer = json.tokenizer.type === 'hf' ? HFTokenizer.fromDir(dir, json.config.vocabSize) : new CharTokenizer(json.tokenizer.chars);
-    return { model: new GPT(json.config, weights), tokenizer };
+    return { model: json.architecture === 'star-llama' ? new Llama(json.config, weights) : new GPT(json.config, weights), tokenizer };
   } finally {
     for (const t of weights.values()) t.dispose();
   }

@@ -29,10 +29,20 @@ export interface ForwardOptions {
   keyMask?: tf.Tensor2D;
 }
 
+/** What the sampler, the trainer and checkpoints need of a model: GPT (below) and Llama (llama.ts) have it. */
+export interface CausalLM {
+  readonly config: { vocabSize: number; blockSize: number };
+  readonly params: Map<string, tf.Variable>;
+  forward(idx: tf.Tensor2D, opt?: ForwardOptions): { logits: tf.Tensor3D; cache?: KVCache };
+  loss(idx: tf.Tensor2D, targets: tf.Tensor2D, weights: tf.Tensor2D, seed?: number): tf.Scalar;
+  emptyCache(B: number): KVCache;
+  dispose(): void;
+}
+
 const LN_EPS = 1e-5;
 let nextModelId = 0;
 
-export class GPT {
+export class GPT implements CausalLM {
   readonly params = new Map<string, tf.Variable>();
   private readonly ropeCos?: tf.Tensor2D;
   private readonly ropeSin?: tf.Tensor2D;

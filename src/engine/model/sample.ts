@@ -2,7 +2,7 @@
 // positions, and rows that finished are dropped from the batch so long answers do not drag short ones along.
 import * as tf from '@tensorflow/tfjs-core';
 import { mulberry32 } from '../random';
-import { GPT, KVCache } from './gpt';
+import type { CausalLM, KVCache } from './gpt';
 import type { TextTokenizer } from './hfTokenizer';
 import { CharTokenizer, PAD } from './tokenizer';
 
@@ -21,7 +21,7 @@ export interface SampleOptions {
 }
 
 /** Completions (stop sequence cut off) for each prompt, in order. */
-export function sample(model: GPT, tokenizer: TextTokenizer, prompts: string[], opt: SampleOptions): string[] {
+export function sample(model: CausalLM, tokenizer: TextTokenizer, prompts: string[], opt: SampleOptions): string[] {
   const out = new Array<string>(prompts.length);
   const enc = prompts.map((p) => tokenizer.encode(p));
   const limit = model.config.blockSize;
@@ -41,7 +41,7 @@ export function sample(model: GPT, tokenizer: TextTokenizer, prompts: string[], 
   return out;
 }
 
-function sampleBatch(model: GPT, tok: TextTokenizer, prompts: number[][], seeds: number[], budgets: number[], opt: SampleOptions): string[] {
+function sampleBatch(model: CausalLM, tok: TextTokenizer, prompts: number[][], seeds: number[], budgets: number[], opt: SampleOptions): string[] {
   const n = prompts.length;
   const L = Math.max(...prompts.map((p) => p.length));
   const ids = new Int32Array(n * L).fill(PAD);

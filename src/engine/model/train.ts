@@ -7,7 +7,7 @@ import { adamwStep } from '../compute/native';
 import { hashSeed, mulberry32 } from '../random';
 import { writeFileAtomic, writeJsonAtomic } from '../store/jsonl';
 import { decodeSafetensors, encodeSafetensors, RawTensor } from './checkpoint';
-import { GPT } from './gpt';
+import type { CausalLM } from './gpt';
 import type { TextTokenizer } from './hfTokenizer';
 import { PAD } from './tokenizer';
 
@@ -49,7 +49,7 @@ interface Encoded {
 }
 
 /** Trains `model` in place for `opts.steps` steps, resuming from `opts.stateDir` when a state is there. */
-export function train(model: GPT, tokenizer: TextTokenizer, data: Sequence[], opts: TrainOptions): { loss: number | null; steps: number } {
+export function train(model: CausalLM, tokenizer: TextTokenizer, data: Sequence[], opts: TrainOptions): { loss: number | null; steps: number } {
   if (data.length === 0 || opts.steps <= 0) return { loss: null, steps: 0 };
   const T = model.config.blockSize;
   // Sequences longer than the context keep their end: the answer is what must be learned.
@@ -163,7 +163,7 @@ function makeBatch(enc: Encoded[], order: number[], B: number, T: number, seed: 
 }
 
 function trainStep(
-  model: GPT,
+  model: CausalLM,
   vars: tf.Variable[],
   m: tf.Variable[],
   s: tf.Variable[],
