@@ -37,12 +37,13 @@ program
   .option('--train-count <n>', 'arithmetic: training questions', int)
   .option('--exemplar-count <n>', 'arithmetic: exemplars in P', int)
   .option('--max-digits <n>', 'arithmetic: longest sum in D', int)
+  .option('--exemplar-max-digits <n>', 'arithmetic: longest sum in P', int)
   .option('--eval-max-digits <n>', 'arithmetic: longest sum in the held-out split', int)
   .option('--seed <n>', 'seed of the generated data', int)
   .action(async (dir: string, o) => {
     await initProject(dir, {
       task: o.task as TaskName, from: o.from, evalFrom: o.eval, exemplarsFrom: o.exemplars, trainCount: o.trainCount,
-      exemplarCount: o.exemplarCount, maxDigits: o.maxDigits, evalMaxDigits: o.evalMaxDigits, seed: o.seed,
+      exemplarCount: o.exemplarCount, maxDigits: o.maxDigits, exemplarMaxDigits: o.exemplarMaxDigits, evalMaxDigits: o.evalMaxDigits, seed: o.seed,
     });
     console.log(`created ${path.join(dir, CONFIG_FILE)} — next: star run ${dir}`);
   });
