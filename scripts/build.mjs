@@ -32,3 +32,6 @@ import { cpSync, mkdirSync } from 'fs';
 mkdirSync('dist', { recursive: true });
 for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'])
   cpSync(`node_modules/@tensorflow/tfjs-backend-wasm/dist/${f}`, `dist/${f}`);
+
+// `npm run bench` (bench/bench.ts): the embedded model against its PyTorch twin.
+await build({ ...common, entryPoints: { bench: 'bench/bench.ts' }, outdir: 'dist' });

@@ -69,7 +69,7 @@ export function defaultConfig(task: TaskName): ProjectConfig {
       keepAllCorrect: false,
     },
     sampling: { k: 1, temperature: 0, topK: 0, maxNewTokens: arithmetic ? 90 : 256, shots: 0, shotSelection: 'first' },
-    star: { iterations: arithmetic ? 4 : 3, rationalize: true, seed: 0, patience: 0 },
+    star: { iterations: arithmetic ? 6 : 3, rationalize: true, seed: 0, patience: 0 },
   };
 }
 
@@ -260,7 +260,9 @@ export async function initProject(dir: string, o: InitOptions): Promise<void> {
   if (o.task === 'arithmetic' && !o.from) {
     const seed = o.seed ?? 0;
     const maxDigits = o.maxDigits ?? 5;
-    const P = generateAdditions({ count: o.exemplarCount ?? 64, minDigits: 1, maxDigits: o.exemplarMaxDigits ?? 3, seed: hashSeed(seed, 'P') });
+    // 128 worked sums of 1-5 digits: with 64 of 1-3 (the feasibility probe's P) the base model never got a 2-digit
+    // sum right, so STaR had nothing to bootstrap longer sums from.
+    const P = generateAdditions({ count: o.exemplarCount ?? 128, minDigits: 1, maxDigits: o.exemplarMaxDigits ?? 5, seed: hashSeed(seed, 'P') });
     const seen = new Set(P.map((e) => e.question));
     const D = generateAdditions({ count: o.trainCount ?? 2000, minDigits: 1, maxDigits, seed: hashSeed(seed, 'D'), exclude: seen });
     D.forEach((e) => seen.add(e.question));

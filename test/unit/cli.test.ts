@@ -23,7 +23,7 @@ describe('star init', () => {
     const evalSet = lines(path.join(dir, 'data/eval.jsonl')).map((l) => JSON.parse(l));
     const P = lines(path.join(dir, 'exemplars.jsonl')).map((l) => JSON.parse(l));
     assert.equal(train.length, 2000);
-    assert.equal(P.length, 64);
+    assert.equal(P.length, 128);
     assert.ok(P.every((e) => typeof e.rationale === 'string' && e.rationale.length > 0));
     const seen = new Set([...train, ...P].map((x) => x.question));
     const longer = evalSet.filter((x) => x.question.split('+')[0].length > 1);

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `npm run bench -- --device gpu` on a bare NVIDIA machine (no Node, no npm registry): tfjs-webgpu (Dawn, through the
+# `webgpu` package) against PyTorch CUDA, side by side in one run.
+#
+#   bash scripts/bench-gpu.sh prepare     here: fills .gpu/ (git-ignored): node.xz, dawn.node.xz, the webgpu package's
+#                                         loader, the Vulkan/GL loader .debs and the esbuild bundle of bench/bench.ts
+#   bash scripts/bench-gpu.sh run [args]  on the GPU machine, from the repository root with .gpu/ beside it:
+#                                         unpacks the loaders and Node, then runs the bench (args go to it)
+#
+# The device tool of this workplace runs it as:  run(command="bash scripts/bench-gpu.sh run", carry=[".gpu"]).
+# What travels is the tracked tree (~26 MB, 24 MB of it the prebuilt native addon) plus .gpu/ (~30 MB): under 64 MB.
+# ../shared/gpu/README.md has the recipe this follows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+G=.gpu
+
+prepare() {
+  local M=$G/node_modules
+  mkdir -p "$G/debs" "$M/webgpu" "$M/@tensorflow/tfjs-backend-webgpu"
+  [ -s "$G/node.xz" ] || xz -T2 -6 -c "$(readlink -f "$(command -v node)")" > "$G/node.xz"
+  [ -s "$G/dawn.node.xz" ] || xz -T2 -6 -c node_modules/webgpu/dist/linux-x64/dawn.node > "$G/dawn.node.xz"
+  # the webgpu package's loader (ESM) without its 130 MB of other platforms' binaries; dawn.node is unpacked there
+  cp node_modules/webgpu/package.json node_modules/webgpu/index.js "$M/webgpu/"
+  # backend.ts loads tfjs-backend-webgpu at run time (it registers itself only once navigator.gpu exists): one
+  # bundled file; its copy of tfjs-core shares the engine and kernel registry (kept on globalThis) with the bench's
+  npx esbuild node_modules/@tensorflow/tfjs-backend-webgpu/dist/index.js --bundle --platform=node --target=node20 \
+    --format=cjs --log-level=warning --outfile="$M/@tensorflow/tfjs-backend-webgpu/index.js"
+  echo '{"name":"@tensorflow/tfjs-backend-webgpu","main":"index.js"}' > "$M/@tensorflow/tfjs-backend-webgpu/package.json"
+  if ! ls "$G"/debs/libvulkan1_*.deb >/dev/null 2>&1; then
+    local o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+    mkdir -p /tmp/amd64/partial
+    apt-get $o update -qq
+    (cd "$G/debs" && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+  fi
+  npx esbuild bench/bench.ts --bundle --platform=node --target=node20 --format=cjs --log-level=warning \
+    --outfile="$G/bench.js" --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu --external:webgpu --external:vscode
+  du -sh "$G"
+  git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | awk '{printf "tracked tree: %.1f MB\n", $1/1048576}'
+}
+
+run() {
+  local out=${OUT:-/tmp/bench-gpu-out}
+  mkdir -p "$out"
+  for f in "$G"/debs/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  [ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+  [ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ] &&
+    export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+  xz -dc "$G/node.xz" > /tmp/node && chmod +x /tmp/node
+  # the bundle resolves webgpu and tfjs-backend-webgpu from .gpu/node_modules
+  mkdir -p "$G/node_modules/webgpu/dist/linux-x64"
+  xz -dc "$G/dawn.node.xz" > "$G/node_modules/webgpu/dist/linux-x64/dawn.node"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+  python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.is_available())' || true
+  set +e
+  set -o pipefail
+  /tmp/node "$G/bench.js" --device gpu --json "$@" 2>&1 | tee "$out/bench-gpu.log"
+  local rc=$?
+  tail -n 1 "$out/bench-gpu.log" > "$out/bench-gpu.json"
+  return $rc
+}
+
+case "${1:-}" in
+  prepare) prepare ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: $0 prepare | run [bench args]" >&2; exit 2 ;;
+esac
