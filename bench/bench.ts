@@ -139,7 +139,7 @@ async function worker(job: WorkerJob): Promise<unknown> {
   let loss = 0;
   resetPeak();
   stamps.push(performance.now());
-  train(model, tok, data, {
+  await train(model, tok, data, {
     steps: total, batchSize: s.train.batchSize, lr: s.train.lr, warmupFraction: s.train.warmupFraction,
     weightDecay: s.train.weightDecay, gradClip: s.train.gradClip, seed: 1,
     onStep: (_step, l) => { stamps.push(performance.now()); loss = l; },
@@ -154,12 +154,12 @@ async function worker(job: WorkerJob): Promise<unknown> {
   // sample: greedy, a batch of prompts of `prompt` characters, `newTokens` each (no stop sequence)
   const prompts = Array.from({ length: s.sample.batch }, () => randomText(s.sample.prompt, rand));
   const opt = (n: number) => ({ maxNewTokens: n, temperature: 0, topK: 0, stop: [] as string[], batchSize: s.sample.batch });
-  for (let i = 0; i < s.sample.warmup; i++) sample(model, tok, prompts, opt(Math.min(4, s.sample.newTokens)));
+  for (let i = 0; i < s.sample.warmup; i++) await sample(model, tok, prompts, opt(Math.min(4, s.sample.newTokens)));
   resetPeak();
   let best = Infinity;
   for (let i = 0; i < s.sample.reps; i++) {
     const t0 = performance.now();
-    sample(model, tok, prompts, opt(s.sample.newTokens));
+    await sample(model, tok, prompts, opt(s.sample.newTokens));
     best = Math.min(best, (performance.now() - t0) / 1e3);
   }
   const sampleRes = { tokS: Math.round(((s.sample.batch * s.sample.newTokens) / best) * 10) / 10, seconds: Math.round(best * 1e4) / 1e4, rssMB: peakRssMB() };

@@ -13,7 +13,7 @@ async function main() {
   const { model, tokenizer } = loadModel(modelDir);
   const prompts = train.slice(0, Number(n)).map((x) => p.task.prompt(x, true));
   const t = performance.now();
-  const prof = await tf.profile(() => { sample(model, tokenizer, prompts, { maxNewTokens: 90, temperature: 0, topK: 0, stop: p.task.stop, batchSize: 256 }); });
+  const prof = await tf.profile(async () => { await sample(model, tokenizer, prompts, { maxNewTokens: 90, temperature: 0, topK: 0, stop: p.task.stop, batchSize: 256 }); });
   const wall = performance.now() - t;
   const agg: Record<string, [number, number]> = {};
   let tot = 0;

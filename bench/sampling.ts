@@ -14,7 +14,7 @@ async function main() {
     const prompts = train.map((x) => p.task.prompt(x, hint));
     for (const bs of sizes.map(Number)) {
       const t = performance.now();
-      const out = sample(model, tokenizer, prompts, { maxNewTokens: 90, temperature: 0, topK: 0, stop: p.task.stop, batchSize: bs });
+      const out = await sample(model, tokenizer, prompts, { maxNewTokens: 90, temperature: 0, topK: 0, stop: p.task.stop, batchSize: bs });
       const s = (performance.now() - t) / 1000;
       const chars = out.reduce((a, o) => a + o.length, 0);
       console.log(`hint=${hint} batch ${bs}: ${s.toFixed(1)} s, ${(chars / s).toFixed(0)} tokens/s`);

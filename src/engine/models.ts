@@ -48,7 +48,7 @@ export function generatorFor(config: ProjectConfig, modelDir: string, ctx: GenCo
 }
 
 /** M0 for the embedded backend: a fresh transformer whose vocabulary and training data come from the task only. */
-export function makeBaseModel(
+export async function makeBaseModel(
   task: Task,
   config: ProjectConfig,
   P: Exemplar[],
@@ -58,7 +58,7 @@ export function makeBaseModel(
   projectDir: string,
   onStep: (done: number, total: number, loss: number) => void,
   shouldStop?: () => boolean,
-): { loss: number | null; steps: number } {
+): Promise<{ loss: number | null; steps: number }> {
   if (config.model.backend === 'openai') {
     // a served model is M0 as it is: iteration 0 is its eval, with P in the prompt
     const s = openaiSettings(config.model);
@@ -69,7 +69,7 @@ export function makeBaseModel(
     // a pretrained checkpoint is M0 as it is (few-shot P in the prompt), stored in the run like any embedded model
     const { model, tokenizer } = loadPretrained(path.resolve(projectDir, config.model.pretrained));
     try {
-      saveModel(dir, model, tokenizer);
+      await saveModel(dir, model, tokenizer);
     } finally {
       model.dispose();
     }
@@ -83,7 +83,7 @@ export function makeBaseModel(
   const model = new GPT({ vocabSize: tokenizer.vocabSize, nLayer: m.nLayer, nHead: m.nHead, nEmbd: m.nEmbd, blockSize: m.blockSize, dropout: m.dropout, pos: m.pos }, undefined, config.star.seed);
   try {
     const steps = config.training.baseSteps;
-    const r = trainModel(model, tokenizer, examplesOf(task, P), {
+    const r = await trainModel(model, tokenizer, examplesOf(task, P), {
       ...config.training,
       steps,
       seed: hashSeed(config.star.seed, 'base'),
@@ -91,7 +91,7 @@ export function makeBaseModel(
       onStep: (d, l) => onStep(d, steps, l),
       shouldStop,
     });
-    saveModel(dir, model, tokenizer);
+    await saveModel(dir, model, tokenizer);
     clearTrainState(dir);
     return r;
   } finally {

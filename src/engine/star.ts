@@ -91,7 +91,7 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       const t0 = Date.now();
       let loss: number | null = null;
       let steps = 0;
-      if (!modelReady(baseDir)) ({ loss, steps } = makeBaseModel(task, config, P, data.train, data.eval, baseDir, project.dir, (d, n, l) =>
+      if (!modelReady(baseDir)) ({ loss, steps } = await makeBaseModel(task, config, P, data.train, data.eval, baseDir, project.dir, (d, n, l) =>
         emit({ type: 'progress', iteration: 0, phase: 'train', done: d, total: n, loss: l }), opts.shouldStop));
       const tTrain = (Date.now() - t0) / 1000;
       const ev = await evaluate(task, config, baseDir, data.eval, P, gen, (d, n) => emit({ type: 'progress', iteration: 0, phase: 'eval', done: d, total: n }));

@@ -100,26 +100,26 @@ describe('GPT', () => {
     });
   }
 
-  test('training lowers the loss on the completion and the model then writes it', () => {
+  test('training lowers the loss on the completion and the model then writes it', async () => {
     const model = new GPT(cfg('rope'), undefined, 1);
     try {
-      const before = train(model, tok, data, { ...trainOpts, steps: 1 }).loss!;
-      const after = train(model, tok, data, { ...trainOpts, steps: 300 }).loss!;
+      const before = (await train(model, tok, data, { ...trainOpts, steps: 1 })).loss!;
+      const after = (await train(model, tok, data, { ...trainOpts, steps: 300 })).loss!;
       assert.ok(after < before / 4, `loss ${before} -> ${after}`);
-      const out = sample(model, tok, data.map((d) => d.prompt), { maxNewTokens: 30, temperature: 0, topK: 0, stop: ['\n'] });
+      const out = await sample(model, tok, data.map((d) => d.prompt), { maxNewTokens: 30, temperature: 0, topK: 0, stop: ['\n'] });
       assert.deepEqual(out, data.map((d) => d.completion.replace('\n', '')));
     } finally {
       model.dispose();
     }
   });
 
-  test('sampling: same seeds give the same samples, the stop sequence is cut, no tensors leak', () => {
+  test('sampling: same seeds give the same samples, the stop sequence is cut, no tensors leak', async () => {
     const model = new GPT(cfg('rope'), undefined, 2);
     try {
       const n0 = tf.memory().numTensors;
       const opts = { maxNewTokens: 12, temperature: 1, topK: 5, stop: ['\n'], seeds: [1, 2, 3] };
-      const a = sample(model, tok, ['1+2:', '33+4:', '5+5:'], opts);
-      const b = sample(model, tok, ['5+5:', '1+2:', '33+4:'], { ...opts, seeds: [3, 1, 2], batchSize: 1 });
+      const a = await sample(model, tok, ['1+2:', '33+4:', '5+5:'], opts);
+      const b = await sample(model, tok, ['5+5:', '1+2:', '33+4:'], { ...opts, seeds: [3, 1, 2], batchSize: 1 });
       assert.deepEqual([b[1], b[2], b[0]], a);
       for (const s of a) assert.ok(!s.includes('\n') && s.length <= 12);
       assert.equal(tf.memory().numTensors, n0);
@@ -128,10 +128,10 @@ describe('GPT', () => {
     }
   });
 
-  test('a checkpoint saved and loaded gives the same weights, config and vocabulary', () => {
+  test('a checkpoint saved and loaded gives the same weights, config and vocabulary', async () => {
     const dir = tmp();
     const model = new GPT(cfg('learned'), undefined, 5);
-    saveModel(dir, model, tok);
+    await saveModel(dir, model, tok);
     const { model: back, tokenizer } = loadModel(dir);
     try {
       assert.deepEqual(back.config, model.config);
@@ -143,18 +143,18 @@ describe('GPT', () => {
     }
   });
 
-  test('training stopped midway and resumed from its state ends with the same weights as one unbroken run', () => {
+  test('training stopped midway and resumed from its state ends with the same weights as one unbroken run', async () => {
     const unbroken = new GPT(cfg('rope'), undefined, 9);
     const resumed = new GPT(cfg('rope'), undefined, 9);
     const dir = tmp();
     try {
-      train(unbroken, tok, data, { ...trainOpts, steps: 12 });
+      await train(unbroken, tok, data, { ...trainOpts, steps: 12 });
       let calls = 0;
-      assert.throws(() => train(resumed, tok, data, { ...trainOpts, steps: 12, stateDir: dir, shouldStop: () => ++calls > 5 }), /stopped/);
+      await assert.rejects(() => train(resumed, tok, data, { ...trainOpts, steps: 12, stateDir: dir, shouldStop: () => ++calls > 5 }), /stopped/);
       assert.ok(fs.existsSync(path.join(dir, 'train-state.safetensors')));
       // a fresh copy of the base model, as after a restart of the process
       const fresh = new GPT(cfg('rope'), undefined, 9);
-      train(fresh, tok, data, { ...trainOpts, steps: 12, stateDir: dir });
+      await train(fresh, tok, data, { ...trainOpts, steps: 12, stateDir: dir });
       for (const [name, v] of unbroken.params) {
         const x = v.dataSync();
         const y = fresh.p(name).dataSync();

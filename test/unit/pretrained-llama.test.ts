@@ -120,7 +120,7 @@ describe('pretrained Llama checkpoints', () => {
     ['qwen2: q/k/v biases, tied', { modelType: 'qwen2', tied: true, seed: 8, ropeTheta: 1e6 }],
   ];
   for (const [name, o] of variants) {
-    test(`${name}: logits and greedy tokens match an independent PyTorch Llama`, { skip: torchMissing }, () => {
+    test(`${name}: logits and greedy tokens match an independent PyTorch Llama`, { skip: torchMissing }, async () => {
       const d = Object.keys(o).length ? tmp('star-llama-v-') : dir;
       if (d !== dir) writeLlamaCheckpoint(d, o);
       const { model, tokenizer } = loadPretrained(d);
@@ -136,7 +136,7 @@ describe('pretrained Llama checkpoints', () => {
         assert.ok(maxDiff < 1e-3, `logits differ by ${maxDiff}`);
         assert.deepEqual(greedyFull(model, ids, steps), ref.tokens, 'identical greedy tokens');
         const untilEos = ref.tokens.indexOf(eos) >= 0 ? ref.tokens.slice(0, ref.tokens.indexOf(eos)) : ref.tokens;
-        const [text] = sample(model, tokenizer, [prompt, 'a padding row of another length'], { maxNewTokens: steps, temperature: 0, topK: 0, stop: [], seeds: [0, 1] });
+        const [text] = await sample(model, tokenizer, [prompt, 'a padding row of another length'], { maxNewTokens: steps, temperature: 0, topK: 0, stop: [], seeds: [0, 1] });
         assert.equal(text, tokenizer.decode(untilEos), 'the KV-cache sampler writes the same text');
       } finally {
         model.dispose();
@@ -144,12 +144,12 @@ describe('pretrained Llama checkpoints', () => {
     });
   }
 
-  test('sampling with the KV cache (batched, left-padded) writes what full forwards write', () => {
+  test('sampling with the KV cache (batched, left-padded) writes what full forwards write', async () => {
     const { model, tokenizer } = loadPretrained(dir);
     try {
       const prompts = ['the cat is 12+1==', 'is', 'Q: what is the cat?\nA:'];
       const steps = 12;
-      const texts = sample(model, tokenizer, prompts, { maxNewTokens: steps, temperature: 0, topK: 0, stop: [], batchSize: 3 });
+      const texts = await sample(model, tokenizer, prompts, { maxNewTokens: steps, temperature: 0, topK: 0, stop: [], batchSize: 3 });
       prompts.forEach((p, i) => {
         const g = greedyFull(model, tokenizer.encode(p), steps);
         const cut = g.indexOf(eos) >= 0 ? g.slice(0, g.indexOf(eos)) : g;
@@ -166,13 +166,13 @@ describe('pretrained Llama checkpoints', () => {
       assert.ok(diff < 1e-4, `cached step differs by ${diff}`);
       // sampled (temperature, top-k) rows do not depend on the batch they fell into
       const opt = { maxNewTokens: 8, temperature: 0.8, topK: 20, stop: [], seeds: [4, 5, 6] };
-      assert.deepEqual(sample(model, tokenizer, prompts, { ...opt, batchSize: 1 }), sample(model, tokenizer, prompts, { ...opt, batchSize: 3 }));
+      assert.deepEqual(await sample(model, tokenizer, prompts, { ...opt, batchSize: 1 }), await sample(model, tokenizer, prompts, { ...opt, batchSize: 3 }));
     } finally {
       model.dispose();
     }
   });
 
-  test('fine-tuning on wasm changes the weights and lowers the loss; the checkpoint saves and loads as a Llama', () => {
+  test('fine-tuning on wasm changes the weights and lowers the loss; the checkpoint saves and loads as a Llama', async () => {
     assert.equal(tf.getBackend(), 'wasm');
     const loaded = loadPretrained(dir);
     const model = loaded.model as Llama, tokenizer = loaded.tokenizer;
@@ -181,7 +181,7 @@ describe('pretrained Llama checkpoints', () => {
       const q0 = model.p('model.layers.0.self_attn.q_proj.weight').dataSync().slice();
       const e0 = model.p('model.embed_tokens.weight').dataSync().slice();
       const losses: number[] = [];
-      train(model, tokenizer, DATA, { ...TRAIN, onStep: (_, l) => losses.push(l) });
+      await train(model, tokenizer, DATA, { ...TRAIN, onStep: (_, l) => losses.push(l) });
       assert.equal(losses.length, TRAIN.steps);
       assert.ok(losses.every(Number.isFinite));
       const after = evalLoss(model, tokenizer, DATA);
@@ -190,7 +190,7 @@ describe('pretrained Llama checkpoints', () => {
       assert.ok(model.p('model.embed_tokens.weight').dataSync().some((x, i) => x !== e0[i]), 'the gathered embedding changed');
 
       const out = tmp('star-llama-save-');
-      saveModel(out, model, tokenizer);
+      await saveModel(out, model, tokenizer);
       assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8')).architecture, 'star-llama');
       const names = [...decodeSafetensors(fs.readFileSync(path.join(out, 'model.safetensors'))).tensors.keys()];
       assert.ok(names.includes('model.layers.1.mlp.down_proj.weight') && names.includes('lm_head.weight'), 'Hugging Face tensor names');
@@ -269,7 +269,7 @@ describe('UnsortedSegmentSum on wasm (the gradient of gather)', () => {
     assert.equal(wasm[42 * 4], 17 + 21 + 25, 'three lookups of row 42 summed');
   });
 
-  test('a GPT-2 checkpoint with a 1000-token vocabulary fine-tunes on wasm (loss falls)', () => {
+  test('a GPT-2 checkpoint with a 1000-token vocabulary fine-tunes on wasm (loss falls)', async () => {
     assert.equal(tf.getBackend(), 'wasm');
     const d = tmp('star-gpt2-1000-');
     writeGpt2CheckpointWithVocab(d, 1000);
@@ -278,7 +278,7 @@ describe('UnsortedSegmentSum on wasm (the gradient of gather)', () => {
       assert.equal(model.config.vocabSize, 1000);
       const before = evalLoss(model, tokenizer, DATA);
       const wte0 = model.params.get('transformer.wte.weight')!.dataSync().slice();
-      train(model, tokenizer, DATA, TRAIN);
+      await train(model, tokenizer, DATA, TRAIN);
       const after = evalLoss(model, tokenizer, DATA);
       assert.ok(after < before - 0.1, `loss ${before} -> ${after}`);
       assert.ok(model.params.get('transformer.wte.weight')!.dataSync().some((x, i) => x !== wte0[i]), 'the gathered embedding changed');

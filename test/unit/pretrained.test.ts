@@ -45,7 +45,7 @@ describe('pretrained GPT-2 checkpoints', () => {
     assert.equal(tokenizer.decode([...tokenizer.encode('é'), eos]), 'é', 'two bytes, one character; special tokens skipped');
   });
 
-  test('greedy tokens and logits match an independent PyTorch GPT-2', { skip: torchMissing }, () => {
+  test('greedy tokens and logits match an independent PyTorch GPT-2', { skip: torchMissing }, async () => {
     const { model, tokenizer } = loadPretrained(dir);
     try {
       const prompt = 'the cat is 12+1==';
@@ -76,7 +76,7 @@ describe('pretrained GPT-2 checkpoints', () => {
       }
       assert.deepEqual(greedy, ref.tokens, 'identical greedy tokens');
       const untilEos = ref.tokens.indexOf(eos) >= 0 ? ref.tokens.slice(0, ref.tokens.indexOf(eos)) : ref.tokens;
-      const [text] = sample(model, tokenizer, [prompt, 'padding row of another length'], { maxNewTokens: steps, temperature: 0, topK: 0, stop: [], seeds: [0, 1] });
+      const [text] = await sample(model, tokenizer, [prompt, 'padding row of another length'], { maxNewTokens: steps, temperature: 0, topK: 0, stop: [], seeds: [0, 1] });
       assert.equal(text, tokenizer.decode(untilEos), 'the KV-cache sampler writes the same text');
     } finally {
       model.dispose();

@@ -20,7 +20,7 @@ const CLI = path.resolve('dist', 'cli.js');
 /** A project small enough to run in seconds, big enough that the model learns to use the hint. */
 async function tinyProject(): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'star-loop-'));
-  await initProject(dir, { task: 'arithmetic', trainCount: 48, exemplarCount: 32, maxDigits: 2, evalMaxDigits: 2, evalPerDigit: 12, seed: 3 });
+  await initProject(dir, { task: 'arithmetic', trainCount: 48, exemplarCount: 32, exemplarMaxDigits: 2, maxDigits: 2, evalMaxDigits: 2, evalPerDigit: 12, seed: 3 });
   const file = path.join(dir, 'star.json');
   const c = JSON.parse(fs.readFileSync(file, 'utf8')) as ProjectConfig;
   c.model = { ...c.model, compute: 'wasm', nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 48, dropout: 0 };

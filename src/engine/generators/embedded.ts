@@ -25,7 +25,7 @@ export class EmbeddedGenerator implements Generator {
       const budget = typeof opts.maxNewTokens === 'number' ? opts.maxNewTokens : opts.maxNewTokens[i];
       for (let j = 0; j < k; j++) { rows.push(p); seeds.push(hashSeed(opts.seeds[i], j)); budgets.push(budget); }
     });
-    const texts = sample(this.model, this.tokenizer, rows, {
+    const texts = await sample(this.model, this.tokenizer, rows, {
       maxNewTokens: budgets,
       temperature: opts.temperature,
       topK: opts.topK,

@@ -104,10 +104,11 @@ export type ModelJson = {
   // the tensors keep the model's own names: GPT-2's (star-gpt) or Hugging Face Llama's (star-llama)
 } & ({ architecture: 'star-gpt'; config: GPTConfig } | { architecture: 'star-llama'; config: LlamaConfig });
 
-export function saveModel(dir: string, model: CausalLM, tokenizer: CharTokenizer | HFTokenizer): void {
+export async function saveModel(dir: string, model: CausalLM, tokenizer: CharTokenizer | HFTokenizer): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, RawTensor>();
-  for (const [name, v] of model.params) tensors.set(name, { dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array });
+  // read back asynchronously: a GPU backend has no synchronous read in Node
+  for (const [name, v] of model.params) tensors.set(name, { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array });
   writeFileAtomic(path.join(dir, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
   if (tokenizer instanceof HFTokenizer) tokenizer.saveTo(dir);
   const json: ModelJson = model instanceof Llama

@@ -21,7 +21,7 @@ export interface SampleOptions {
 }
 
 /** Completions (stop sequence cut off) for each prompt, in order. */
-export function sample(model: CausalLM, tokenizer: TextTokenizer, prompts: string[], opt: SampleOptions): string[] {
+export async function sample(model: CausalLM, tokenizer: TextTokenizer, prompts: string[], opt: SampleOptions): Promise<string[]> {
   const out = new Array<string>(prompts.length);
   const enc = prompts.map((p) => tokenizer.encode(p));
   const limit = model.config.blockSize;
@@ -33,7 +33,7 @@ export function sample(model: CausalLM, tokenizer: TextTokenizer, prompts: strin
   for (let lo = 0; lo < order.length; lo += B) {
     const rows = order.slice(lo, lo + B);
     const budgets = rows.map((i) => (typeof opt.maxNewTokens === 'number' ? opt.maxNewTokens : opt.maxNewTokens[i]));
-    const texts = sampleBatch(model, tokenizer, rows.map((i) => enc[i]), rows.map((i) => opt.seeds?.[i] ?? i), budgets, opt);
+    const texts = await sampleBatch(model, tokenizer, rows.map((i) => enc[i]), rows.map((i) => opt.seeds?.[i] ?? i), budgets, opt);
     rows.forEach((i, j) => (out[i] = texts[j]));
     done += rows.length;
     opt.onBatch?.(done);
@@ -41,7 +41,7 @@ export function sample(model: CausalLM, tokenizer: TextTokenizer, prompts: strin
   return out;
 }
 
-function sampleBatch(model: CausalLM, tok: TextTokenizer, prompts: number[][], seeds: number[], budgets: number[], opt: SampleOptions): string[] {
+async function sampleBatch(model: CausalLM, tok: TextTokenizer, prompts: number[][], seeds: number[], budgets: number[], opt: SampleOptions): Promise<string[]> {
   const n = prompts.length;
   const L = Math.max(...prompts.map((p) => p.length));
   const ids = new Int32Array(n * L).fill(PAD);
@@ -82,7 +82,7 @@ function sampleBatch(model: CausalLM, tok: TextTokenizer, prompts: number[][], s
 
   try {
     for (let step = 0; ; step++) {
-      const next = pick(logits, rows.map((i) => rands[i]), opt);
+      const next = await pick(logits, rows.map((i) => rands[i]), opt);
       logits.dispose();
       rows.forEach((i, r) => {
         if (finished[i]) return;
@@ -147,18 +147,17 @@ function disposeCache(c: KVCache) {
 }
 
 /** Next token per row: argmax when greedy, else top-k sampling at the temperature with the row's own PRNG. */
-function pick(logits: tf.Tensor2D, rands: (() => number)[], opt: SampleOptions): number[] {
+async function pick(logits: tf.Tensor2D, rands: (() => number)[], opt: SampleOptions): Promise<number[]> {
   if (opt.temperature <= 0) {
     const am = tf.argMax(logits, 1);
-    const r = Array.from(am.dataSync());
+    const r = Array.from(await am.data());
     am.dispose();
     return r;
   }
   const V = logits.shape[1];
   const k = opt.topK > 0 ? Math.min(opt.topK, V) : V;
   const { values, indices } = tf.topk(logits, k);
-  const vals = values.dataSync();
-  const idx = indices.dataSync();
+  const [vals, idx] = await Promise.all([values.data(), indices.data()]);
   values.dispose();
   indices.dispose();
   return rands.map((rand, row) => {

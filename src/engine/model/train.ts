@@ -49,7 +49,7 @@ interface Encoded {
 }
 
 /** Trains `model` in place for `opts.steps` steps, resuming from `opts.stateDir` when a state is there. */
-export function train(model: CausalLM, tokenizer: TextTokenizer, data: Sequence[], opts: TrainOptions): { loss: number | null; steps: number } {
+export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Sequence[], opts: TrainOptions): Promise<{ loss: number | null; steps: number }> {
   if (data.length === 0 || opts.steps <= 0) return { loss: null, steps: 0 };
   const T = model.config.blockSize;
   // Sequences longer than the context keep their end: the answer is what must be learned.
@@ -86,22 +86,34 @@ export function train(model: CausalLM, tokenizer: TextTokenizer, data: Sequence[
     }
   }
 
-  const saveState = (done: number) => {
+  const saveState = async (done: number) => {
     if (!statePath) return;
     const tensors = new Map<string, RawTensor>();
-    vars.forEach((v, i) => {
-      tensors.set(`p.${names[i]}`, { dtype: 'F32', shape: v.shape, data: v.dataSync() as Float32Array });
-      tensors.set(`m.${names[i]}`, { dtype: 'F32', shape: v.shape, data: m[i].dataSync() as Float32Array });
-      tensors.set(`s.${names[i]}`, { dtype: 'F32', shape: v.shape, data: s[i].dataSync() as Float32Array });
-    });
+    for (let i = 0; i < vars.length; i++) {
+      tensors.set(`p.${names[i]}`, { dtype: 'F32', shape: vars[i].shape, data: (await vars[i].data()) as Float32Array });
+      tensors.set(`m.${names[i]}`, { dtype: 'F32', shape: vars[i].shape, data: (await m[i].data()) as Float32Array });
+      tensors.set(`s.${names[i]}`, { dtype: 'F32', shape: vars[i].shape, data: (await s[i].data()) as Float32Array });
+    }
     writeFileAtomic(statePath, encodeSafetensors(tensors, { step: String(done), steps: String(opts.steps), loss: String(ema) }));
   };
 
+  // Losses are read back asynchronously, every step on CPU backends and every 10th on a GPU, where each read
+  // would stall the queue of work (and a synchronous read does not exist in Node).
+  const readEvery = tf.getBackend() === 'webgpu' ? 10 : 1;
+  const pending: { step: number; loss: tf.Scalar }[] = [];
+  const flush = async () => {
+    for (const p of pending.splice(0)) {
+      const loss = (await p.loss.data())[0];
+      p.loss.dispose();
+      ema = ema === null ? loss : 0.95 * ema + 0.05 * loss;
+      opts.onStep?.(p.step, loss);
+    }
+  };
   let lastSave = Date.now();
   const every = (opts.checkpointSeconds ?? 30) * 1000;
   try {
     for (; step < opts.steps; step++) {
-      if (opts.shouldStop?.()) { saveState(step); throw new StopRequested(); }
+      if (opts.shouldStop?.()) { await flush(); await saveState(step); throw new StopRequested(); }
       const batch = makeBatch(enc, order, opts.batchSize, T, hashSeed(opts.seed, 'batch', step));
       const lr = learningRate(step, opts.steps, opts.lr, opts.warmupFraction);
       const loss = trainStep(model, vars, m, s, decay, batch, {
@@ -111,14 +123,15 @@ export function train(model: CausalLM, tokenizer: TextTokenizer, data: Sequence[
         clip: opts.gradClip,
         seed: hashSeed(opts.seed, 'dropout', step),
       });
-      ema = ema === null ? loss : 0.95 * ema + 0.05 * loss;
-      opts.onStep?.(step + 1, loss);
-      if (Date.now() - lastSave > every && step + 1 < opts.steps) {
-        saveState(step + 1);
+      pending.push({ step: step + 1, loss });
+      if ((step + 1) % readEvery === 0 || step + 1 === opts.steps) await flush();
+      if (pending.length === 0 && Date.now() - lastSave > every && step + 1 < opts.steps) {
+        await saveState(step + 1);
         lastSave = Date.now();
       }
     }
   } finally {
+    for (const p of pending) p.loss.dispose();
     m.forEach((v) => v.dispose());
     s.forEach((v) => v.dispose());
   }
@@ -170,7 +183,7 @@ function trainStep(
   decays: Set<tf.Variable>,
   batch: Batch,
   h: { lr: number; t: number; weightDecay: number; clip: number; seed: number },
-): number {
+): tf.Scalar {
   const lossValue = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => model.loss(batch.idx, batch.targets, batch.weights, h.seed), vars);
     const g = vars.map((v) => grads[v.name]);
@@ -188,10 +201,8 @@ function trainStep(
     });
     return value;
   });
-  const loss = lossValue.dataSync()[0];
-  lossValue.dispose();
   batch.idx.dispose();
   batch.targets.dispose();
   batch.weights.dispose();
-  return loss;
+  return lossValue;
 }

@@ -10,7 +10,7 @@ export class EmbeddedTrainer implements Trainer {
   async train(job: TrainJob): Promise<{ loss: number | null; steps: number }> {
     const { model, tokenizer } = loadCheckpoint(job.baseDir);
     try {
-      const r = train(model, tokenizer, job.examples, {
+      const r = await train(model, tokenizer, job.examples, {
         steps: job.steps,
         batchSize: this.spec.batchSize,
         lr: this.spec.lr,
@@ -22,7 +22,7 @@ export class EmbeddedTrainer implements Trainer {
         onStep: (step, loss) => job.onProgress?.(step, job.steps, loss),
         shouldStop: job.shouldStop,
       });
-      saveModel(job.outDir, model, tokenizer);
+      await saveModel(job.outDir, model, tokenizer);
       clearTrainState(job.outDir);
       return r;
     } finally {
