@@ -23,7 +23,7 @@ import { adamwStep, nativeInfo, setThreads } from '../src/engine/compute/native'
 import { GPT, GPTConfig } from '../src/engine/model/gpt';
 import { sample } from '../src/engine/model/sample';
 import { CharTokenizer } from '../src/engine/model/tokenizer';
-import { learningRate, train } from '../src/engine/model/train';
+import { learningRate, sumAll, train } from '../src/engine/model/train';
 
 // ---------------------------------------------------------------------------------------------------------------
 // what is measured
@@ -192,7 +192,7 @@ async function gpuModel(s: SizeSpec): Promise<object> {
     const [idx, tgt, w] = batches[i % batches.length];
     const { value, grads } = tf.variableGrads(() => model.loss(idx, tgt, w), vars);
     const g = vars.map((v) => grads[v.name]);
-    const norm = tf.sqrt(tf.addN(g.map((x) => tf.sum(tf.square(x)))));
+    const norm = tf.sqrt(sumAll(g.map((x) => tf.sum(tf.square(x)))));
     const scale = tf.minimum(1, tf.div(s.train.gradClip, tf.add(norm, 1e-6)));
     const lr = learningRate(i, total, s.train.lr, s.train.warmupFraction);
     const t = i + 1, stepSize = (lr * Math.sqrt(1 - Math.pow(0.98, t))) / (1 - Math.pow(0.9, t));

@@ -6,6 +6,7 @@
 #                                         loader, the Vulkan/GL loader .debs and the esbuild bundle of bench/bench.ts
 #   bash scripts/bench-gpu.sh run [args]  on the GPU machine, from the repository root with .gpu/ beside it:
 #                                         unpacks the loaders and Node, then runs the bench (args go to it)
+#   bash scripts/bench-gpu.sh star        on the GPU machine: a small STaR run with the backend picked automatically
 #
 # The device tool of this workplace runs it as:  run(command="bash scripts/bench-gpu.sh run", carry=[".gpu"]).
 # What travels is the tracked tree (~26 MB, 24 MB of it the prebuilt native addon) plus .gpu/ (~30 MB): under 64 MB.
@@ -32,15 +33,16 @@ prepare() {
     apt-get $o update -qq
     (cd "$G/debs" && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
   fi
+  # the star CLI too, for an end-to-end STaR run on the GPU (`star` below)
+  npx esbuild src/cli/main.ts --bundle --platform=node --target=node20 --format=cjs --log-level=warning \
+    --outfile="$G/cli.js" --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu --external:webgpu --external:vscode
   npx esbuild bench/bench.ts --bundle --platform=node --target=node20 --format=cjs --log-level=warning \
     --outfile="$G/bench.js" --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu --external:webgpu --external:vscode
   du -sh "$G"
   git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | awk '{printf "tracked tree: %.1f MB\n", $1/1048576}'
 }
 
-run() {
-  local out=${OUT:-/tmp/bench-gpu-out}
-  mkdir -p "$out"
+setup() {
   for f in "$G"/debs/*.deb; do dpkg -x "$f" /; done
   ldconfig
   local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
@@ -48,9 +50,26 @@ run() {
   [ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ] &&
     export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
   xz -dc "$G/node.xz" > /tmp/node && chmod +x /tmp/node
-  # the bundle resolves webgpu and tfjs-backend-webgpu from .gpu/node_modules
   mkdir -p "$G/node_modules/webgpu/dist/linux-x64"
   xz -dc "$G/dawn.node.xz" > "$G/node_modules/webgpu/dist/linux-x64/dawn.node"
+}
+
+# A small STaR run end to end with the backend chosen automatically: it must pick webgpu and record it.
+star() {
+  local out=${OUT:-/tmp/bench-gpu-out} p=/tmp/star-gpu
+  mkdir -p "$out"
+  setup
+  rm -rf "$p"
+  /tmp/node "$G/cli.js" init "$p" --task arithmetic --train-count 200 --exemplar-count 64 --exemplar-max-digits 3 --max-digits 3 --eval-max-digits 3
+  sed -i 's/"baseSteps": 300/"baseSteps": 150/; s/"base": 300/"base": 60/; s/"iterations": 6/"iterations": 2/' "$p/star.json"
+  /tmp/node "$G/cli.js" run "$p" --json | tee "$out/star-gpu-events.jsonl" | grep -v '"progress"'
+  /tmp/node "$G/cli.js" report "$p" --markdown | tee "$out/star-gpu-report.md"
+}
+
+run() {
+  local out=${OUT:-/tmp/bench-gpu-out}
+  mkdir -p "$out"
+  setup  # the bundle resolves webgpu and tfjs-backend-webgpu from .gpu/node_modules
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
   python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.is_available())' || true
   set +e
@@ -64,5 +83,6 @@ run() {
 case "${1:-}" in
   prepare) prepare ;;
   run) shift; run "$@" ;;
-  *) echo "usage: $0 prepare | run [bench args]" >&2; exit 2 ;;
+  star) star ;;
+  *) echo "usage: $0 prepare | run [bench args] | star" >&2; exit 2 ;;
 esac

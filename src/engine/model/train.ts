@@ -138,6 +138,16 @@ export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Seq
   return { loss: ema, steps: opts.steps };
 }
 
+/** A sum of many tensors as a tree of pairwise adds: one AddN of dozens of inputs exceeds WebGPU's bindings per shader. */
+export function sumAll(xs: tf.Tensor[]): tf.Tensor {
+  while (xs.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < xs.length; i += 2) next.push(i + 1 < xs.length ? tf.add(xs[i], xs[i + 1]) : xs[i]);
+    xs = next;
+  }
+  return xs[0];
+}
+
 export class StopRequested extends Error {
   constructor() {
     super('stopped');
@@ -188,7 +198,7 @@ function trainStep(
     const { value, grads } = tf.variableGrads(() => model.loss(batch.idx, batch.targets, batch.weights, h.seed), vars);
     const g = vars.map((v) => grads[v.name]);
     // global-norm clipping without a round trip to the host
-    const norm = tf.sqrt(tf.addN(g.map((x) => tf.sum(tf.square(x)))));
+    const norm = tf.sqrt(sumAll(g.map((x) => tf.sum(tf.square(x)))));
     const scale = tf.minimum(1, tf.div(h.clip, tf.add(norm, 1e-6)));
     // Adam with bias correction folded into the step size; decoupled weight decay (AdamW)
     const stepSize = (h.lr * Math.sqrt(1 - Math.pow(BETA2, h.t))) / (1 - Math.pow(BETA1, h.t));
