@@ -18,6 +18,7 @@ import { runWithProgress } from './runUi';
 import { BACKENDS, defaultIterations, runOverrides, section } from './settings';
 import type { StarTree } from './tree';
 import type { WorkerRunOptions } from './workerProtocol';
+import { ApiKeys } from './apiKeys';
 
 export interface Ctx {
   log: vscode.LogOutputChannel;
@@ -26,6 +27,7 @@ export interface Ctx {
   tree: StarTree;
   report: ReportPanel;
   failed: FailedQuestions;
+  apiKeys: ApiKeys;
 }
 
 export interface NewProjectArgs {
@@ -106,7 +108,8 @@ async function startRun(ctx: Ctx, projectDir: string, options: WorkerRunOptions,
     if (e.type === 'run-start') ctx.selection.set(projectDir, e.runDir);
   });
   try {
-    const r = await runWithProgress(ctx.runner, { projectDir, options: { ...runOverrides(), ...options } }, title);
+    const apiKey = await ctx.apiKeys.forProject(projectDir);
+    const r = await runWithProgress(ctx.runner, { projectDir, options: { ...runOverrides(), ...options, ...(apiKey ? { apiKey } : {}) } }, title);
     ctx.tree.refresh();
     if (r.runDir) {
       const store = new RunStore(r.runDir);
@@ -122,6 +125,21 @@ async function startRun(ctx: Ctx, projectDir: string, options: WorkerRunOptions,
   } finally {
     sub.dispose();
   }
+}
+
+/** Stores the API key of a project's OpenAI-compatible server in SecretStorage (an empty key removes it). */
+export async function setApiKey(ctx: Ctx, projectDir?: string, key?: string) {
+  const dir = await pickProject(ctx.selection, projectDir);
+  if (!dir) return;
+  const server = ApiKeys.serverOf(dir);
+  if (!server) return void vscode.window.showWarningMessage('STaR: this project runs the embedded model; it needs no API key.');
+  const value = key ?? (await vscode.window.showInputBox({
+    title: `API key for ${server}`, prompt: 'Kept in VS Code\'s secret storage, never in a file. Empty removes it.', password: true, ignoreFocusOut: true,
+  }));
+  if (value === undefined) return;
+  await ctx.apiKeys.set(server, value);
+  ctx.log.info(`${value ? 'stored' : 'removed'} the API key for ${server}`);
+  return server;
 }
 
 /** Makes (run, iteration) the one the tree, the diagnostics and the report show. */

@@ -1,6 +1,7 @@
 // STaR Studio for VS Code: activate() only wires the parts together.
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { ApiKeys } from './apiKeys';
 import * as cmd from './commands';
 import { ExemplarEditorProvider } from './exemplarEditor';
 import { FailedQuestions, revealQuestion } from './failedQuestions';
@@ -22,7 +23,7 @@ export function activate(context: vscode.ExtensionContext): Api {
   const failed = new FailedQuestions();
   const projectOf = (runDir: string) => path.dirname(path.dirname(path.dirname(runDir)));
   const report = new ReportPanel(uri, () => tree.refresh(), (store, n, id) => revealQuestion(projectOf(store.dir), store, n, id), log);
-  const ctx: cmd.Ctx = { log, runner, selection, tree, report, failed };
+  const ctx: cmd.Ctx = { log, runner, selection, tree, report, failed, apiKeys: new ApiKeys(context.secrets) };
 
   const setContext = (key: string, value: unknown) => void vscode.commands.executeCommand('setContext', key, value);
   const updateContext = async () => {
@@ -53,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): Api {
     reg('starStudio.openExemplars', (dir?: unknown) => cmd.openExemplars(ctx, dirArg(dir))),
     reg('starStudio.exportDataset', (a?: Parameters<typeof cmd.exportCommand>[1]) => cmd.exportCommand(ctx, a)),
     reg('starStudio.selectBackend', (name?: string) => cmd.selectBackend(name)),
+    reg('starStudio.setApiKey', (dir?: unknown, key?: string) => cmd.setApiKey(ctx, dirArg(dir), key)),
     reg('starStudio.selectIteration', (dir: string, runDir: string, n: number) => cmd.select(ctx, dir, runDir, n)),
     reg('starStudio.revealQuestion', (dir: string, runDir: string, n: number, id: string) => cmd.revealCommand(ctx, dir, runDir, n, id)),
     reg('starStudio.refresh', () => tree.refresh()),
