@@ -1,6 +1,7 @@
 // A decoder-only transformer in the spirit of nanoGPT's model.py, on tfjs-core ops.
 // Parameter names and layouts follow Hugging Face GPT-2 (Conv1D weights are [in, out]), so checkpoints read like one.
 import * as tf from '@tensorflow/tfjs-core';
+import { paramDeclarer } from './params';
 // Fused where the native kernels run, the plain tfjs composition elsewhere: same numbers either way.
 import { gelu, layerNorm } from '../compute/native';
 
@@ -40,7 +41,6 @@ export interface CausalLM {
 }
 
 const LN_EPS = 1e-5;
-let nextModelId = 0;
 
 export class GPT implements CausalLM {
   readonly params = new Map<string, tf.Variable>();
@@ -52,18 +52,7 @@ export class GPT implements CausalLM {
   constructor(readonly config: GPTConfig, weights?: Map<string, tf.Tensor>, seed = 0) {
     const { vocabSize: V, nLayer: L, nEmbd: D, blockSize } = config;
     if (D % config.nHead !== 0) throw new Error(`nEmbd ${D} is not a multiple of nHead ${config.nHead}`);
-    let s = seed * 1000 + 1;
-    // tfjs variable names are global: several models (base, fine-tuned) may live in one process
-    const scope = `gpt${nextModelId++}/`;
-    const add = (name: string, shape: number[], init: 'normal' | 'zeros' | 'ones', std = 0.02) => {
-      const given = weights?.get(name);
-      if (weights && !given) throw new Error(`checkpoint has no tensor "${name}"`);
-      if (given && given.shape.join() !== shape.join())
-        throw new Error(`checkpoint tensor "${name}" has shape [${given.shape}], expected [${shape}]`);
-      const value = given ?? (init === 'zeros' ? tf.zeros(shape) : init === 'ones' ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', s++));
-      this.params.set(name, tf.variable(value, true, scope + name));
-      if (!given) value.dispose();
-    };
+    const add = paramDeclarer(this.params, 'gpt', weights, seed);
     add('transformer.wte.weight', [V, D], 'normal');
     if (config.pos === 'learned') add('transformer.wpe.weight', [blockSize, D], 'normal', 0.01);
     const projStd = 0.02 / Math.sqrt(2 * L); // nanoGPT: scaled init of residual projections

@@ -2,6 +2,7 @@
 // RMSNorm, rotary positions (rope_theta, GPT-NeoX/HF half rotation), grouped-query attention, SwiGLU MLP.
 // Parameter names and layouts are Hugging Face's (nn.Linear weights are [out, in]), so checkpoints load one to one.
 import * as tf from '@tensorflow/tfjs-core';
+import { paramDeclarer } from './params';
 import type { CausalLM, ForwardOptions, KVCache } from './gpt';
 
 export interface LlamaConfig {
@@ -25,7 +26,6 @@ export interface LlamaConfig {
   oBias: boolean;
 }
 
-let nextModelId = 0;
 
 export class Llama implements CausalLM {
   readonly params = new Map<string, tf.Variable>();
@@ -34,17 +34,7 @@ export class Llama implements CausalLM {
   constructor(readonly config: LlamaConfig, weights?: Map<string, tf.Tensor>, seed = 0) {
     const { vocabSize: V, nLayer: L, nEmbd: D, nHead: H, nKvHead: KV, headDim: hd, nInner: F } = config;
     if (H % KV !== 0) throw new Error(`num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
-    let s = seed * 1000 + 1;
-    const scope = `llama${nextModelId++}/`; // tfjs variable names are global
-    const add = (name: string, shape: number[], init: 'normal' | 'zeros' | 'ones', std = 0.02) => {
-      const given = weights?.get(name);
-      if (weights && !given) throw new Error(`checkpoint has no tensor "${name}"`);
-      if (given && given.shape.join() !== shape.join())
-        throw new Error(`checkpoint tensor "${name}" has shape [${given.shape}], expected [${shape}]`);
-      const value = given ?? (init === 'zeros' ? tf.zeros(shape) : init === 'ones' ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', s++));
-      this.params.set(name, tf.variable(value, true, scope + name));
-      if (!given) value.dispose();
-    };
+    const add = paramDeclarer(this.params, 'llama', weights, seed);
     add('model.embed_tokens.weight', [V, D], 'normal');
     for (let i = 0; i < L; i++) {
       const p = `model.layers.${i}.`;
