@@ -1,6 +1,7 @@
 // A decoder-only transformer in the spirit of nanoGPT's model.py, on tfjs-core ops.
 // Parameter names and layouts follow Hugging Face GPT-2 (Conv1D weights are [in, out]), so checkpoints read like one.
 import * as tf from '@tensorflow/tfjs-core';
+import { maskedCrossEntropy } from './loss';
 import { paramDeclarer } from './params';
 // Fused where the native kernels run, the plain tfjs composition elsewhere: same numbers either way.
 import { gelu, layerNorm } from '../compute/native';
@@ -169,12 +170,7 @@ export class GPT implements CausalLM {
   /** Mean cross-entropy over the positions whose weight is 1 (the completion), not the prompt or padding. */
   loss(idx: tf.Tensor2D, targets: tf.Tensor2D, weights: tf.Tensor2D, seed?: number): tf.Scalar {
     const { logits } = this.forward(idx, { training: true, seed });
-    const V = this.config.vocabSize;
-    const n = idx.shape[0] * idx.shape[1];
-    const logp = tf.logSoftmax(tf.reshape(logits, [n, V]));
-    const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [n]), V)), -1));
-    const w = tf.reshape(weights, [n]);
-    return tf.div(tf.sum(tf.mul(nll, w)), tf.maximum(tf.sum(w), 1)) as tf.Scalar;
+    return maskedCrossEntropy(logits, targets, weights, this.config.vocabSize);
   }
 
   /** An empty cache for a batch of B rows. */

@@ -2,6 +2,7 @@
 // RMSNorm, rotary positions (rope_theta, GPT-NeoX/HF half rotation), grouped-query attention, SwiGLU MLP.
 // Parameter names and layouts are Hugging Face's (nn.Linear weights are [out, in]), so checkpoints load one to one.
 import * as tf from '@tensorflow/tfjs-core';
+import { maskedCrossEntropy } from './loss';
 import { paramDeclarer } from './params';
 import type { CausalLM, ForwardOptions, KVCache } from './gpt';
 
@@ -135,12 +136,7 @@ export class Llama implements CausalLM {
   /** Mean cross-entropy over the positions whose weight is 1 (the completion), not the prompt or padding. */
   loss(idx: tf.Tensor2D, targets: tf.Tensor2D, weights: tf.Tensor2D): tf.Scalar {
     const { logits } = this.forward(idx, { training: true });
-    const V = this.config.vocabSize;
-    const n = idx.shape[0] * idx.shape[1];
-    const logp = tf.logSoftmax(tf.reshape(logits, [n, V]));
-    const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [n]), V)), -1));
-    const w = tf.reshape(weights, [n]);
-    return tf.div(tf.sum(tf.mul(nll, w)), tf.maximum(tf.sum(w), 1)) as tf.Scalar;
+    return maskedCrossEntropy(logits, targets, weights, this.config.vocabSize);
   }
 
   /** An empty cache for a batch of B rows (key/value heads only: grouped-query attention keeps it small). */
