@@ -174,6 +174,30 @@ describe('STaR loop', () => {
   });
 });
 
+describe('stopping rules and schedules', () => {
+  test('the loop stops once held-out accuracy has not risen for `patience` iterations', async () => {
+    const dir = await tinyProject();
+    const file = path.join(dir, 'star.json');
+    const c = JSON.parse(fs.readFileSync(file, 'utf8')) as ProjectConfig;
+    // a learning rate too small to change anything: every model answers as M0 does, so accuracy never rises
+    c.training = { ...c.training, lr: 1e-12, baseSteps: 5, schedule: { kind: 'exponential', base: 5, growth: 1.2 } };
+    c.star = { ...c.star, iterations: 4, patience: 1 };
+    fs.writeFileSync(file, JSON.stringify(c));
+    const events: RunEvent[] = [];
+    const s = await runStar(await openProject(dir), {}, (e) => events.push(e));
+    assert.deepEqual(s.finishedIterations(), [0, 1]);
+    assert.equal(s.readRun().status, 'finished');
+    assert.ok(events.some((e) => e.type === 'log' && /has not risen for 1 iteration/.test(e.message)));
+  });
+
+  test('training steps per iteration: exponential (the paper), linear, or epochs over the training set', () => {
+    const paper = [1, 2, 3, 4].map((n) => trainSteps({ kind: 'exponential', base: 40, growth: 1.2 }, n, 0, 8));
+    assert.deepEqual(paper, [40, 48, 58, 69]);
+    assert.deepEqual([1, 2, 3].map((n) => trainSteps({ kind: 'linear', base: 100, increment: 25 }, n, 0, 8)), [100, 125, 150]);
+    assert.equal(trainSteps({ kind: 'epochs', epochs: 2 }, 5, 100, 32), 7);
+  });
+});
+
 describe('curation', () => {
   test('a rejected rationale is left out, an accepted one stands in, and the newest verdict wins', () => {
     const s = new RunStore(fs.mkdtempSync(path.join(os.tmpdir(), 'star-curation-')));
