@@ -62,9 +62,6 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
   const config = run.config;
   const P = run.exemplars.map((r, i) => task.exemplarFromRecord(r, `p-${i + 1}`));
   const remote = config.model.backend === 'openai';
-  const backend = remote
-    ? { description: `openai(${openaiSettings(config.model).baseUrl})`, skipped: [] as string[] }
-    : await selectBackend(config.model.compute);
   const say = (e: RunEvent) => { store.appendEvent(e); emit(e); };
   // The run's stop also cancels requests in flight; answers already received stay in the cache.
   const abort = new AbortController();
@@ -77,13 +74,18 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
     signal: abort.signal,
     log: (message) => say({ type: 'log', level: 'warn', message }),
   };
-  if (remote) resolveApiKey(openaiSettings(config.model), opts.apiKey); // a missing key fails now, not mid-run
-  store.updateRun({ status: 'running', backend: backend.description, error: undefined });
-  say({ type: 'run-start', runId: store.id, runDir: store.dir, backend: backend.description, resumed: !!opts.resume });
-  for (const s of backend.skipped) say({ type: 'log', level: 'info', message: `backend ${s}` });
   const stop = () => { if (opts.shouldStop?.()) throw new StopRequested(); };
 
   try {
+    // what cannot work fails here, before any work, and marks the run failed rather than leaving it "running"
+    const backend = remote
+      ? { description: `openai(${openaiSettings(config.model).baseUrl})`, skipped: [] as string[] }
+      : await selectBackend(config.model.compute);
+    if (remote) resolveApiKey(openaiSettings(config.model), opts.apiKey);
+    store.updateRun({ status: 'running', backend: backend.description, error: undefined });
+    say({ type: 'run-start', runId: store.id, runDir: store.dir, backend: backend.description, resumed: !!opts.resume });
+    for (const s of backend.skipped) say({ type: 'log', level: 'info', message: `backend ${s}` });
+
     // M0: the base model, evaluated as iteration 0.
     const baseDir = store.ensureIter(0);
     if (!store.readMetrics(0)) {
