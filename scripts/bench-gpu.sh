@@ -7,6 +7,7 @@
 #   bash scripts/bench-gpu.sh run [args]  on the GPU machine, from the repository root with .gpu/ beside it:
 #                                         unpacks the loaders and Node, then runs the bench (args go to it)
 #   bash scripts/bench-gpu.sh star        on the GPU machine: a small STaR run with the backend picked automatically
+#   bash scripts/bench-gpu.sh flags       on the GPU machine: the small model under a few tfjs-webgpu flag settings
 #
 # The device tool of this workplace runs it as:  run(command="bash scripts/bench-gpu.sh run", carry=[".gpu"]).
 # What travels is the tracked tree (~26 MB, 24 MB of it the prebuilt native addon) plus .gpu/ (~30 MB): under 64 MB.
@@ -80,9 +81,21 @@ run() {
   return $rc
 }
 
+# The small model's training under several tfjs-webgpu flag settings (STAR_TFJS_FLAGS), ours only: what a flag buys.
+flags() {
+  local out=${OUT:-/tmp/bench-gpu-out}
+  mkdir -p "$out"
+  setup
+  for f in '{}' '{"WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE":128}' '{"WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE":128,"WEBGPU_CPU_FORWARD":false}'; do
+    echo "flags $f" | tee -a "$out/flags.txt"
+    STAR_TFJS_FLAGS="$f" /tmp/node "$G/bench.js" --device gpu --sizes small --reps 1 2>&1 | grep -E 'small ours: train' | tee -a "$out/flags.txt"
+  done
+}
+
 case "${1:-}" in
   prepare) prepare ;;
   run) shift; run "$@" ;;
   star) star ;;
-  *) echo "usage: $0 prepare | run [bench args] | star" >&2; exit 2 ;;
+  flags) flags ;;
+  *) echo "usage: $0 prepare | run [bench args] | star | flags" >&2; exit 2 ;;
 esac
