@@ -168,10 +168,10 @@ async function worker(job: WorkerJob): Promise<unknown> {
 }
 
 /**
- * WebGPU: tfjs-webgpu implements dataSync() with an OffscreenCanvas, which Node lacks, so the engine's synchronous
- * train() and sample() cannot run there. This is their loop, asynchronous: the same model, loss, clipping and AdamW
- * kernels (train.ts's step), the loss read back with `await data()` every `every` steps (no round trip inside a
- * step); greedy sampling with the KV cache, each step's tokens read back as the sampler does (and as the twin does).
+ * WebGPU: the same model, loss, clipping and AdamW kernels as train.ts's step, timed over the whole loop (the engine's
+ * train() reads the loss only every 10th step on a GPU, so its per-step callbacks come in bursts and cannot time a
+ * step); greedy sampling with the KV cache over same-length prompts, each step's tokens read back as the sampler does
+ * (and as the twin does). Kept apart from train()/sample() for that timing, not because those cannot run there.
  */
 async function gpuModel(s: SizeSpec): Promise<object> {
   const T = s.config.blockSize, B = s.train.batchSize, V = s.config.vocabSize;

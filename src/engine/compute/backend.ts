@@ -102,10 +102,9 @@ const TRY: Record<BackendName, () => Promise<string>> = {
   },
 };
 
-/** The .wasm binaries: beside the bundle in dist/, else in node_modules (tests run unbundled). */
+/** The .wasm binaries: beside the bundle in dist/ (CLI, extension), else in node_modules (test bundles in out/). */
 function wasmDir(): string {
-  const candidates = [__dirname, path.join(__dirname, '..', '..', '..', 'dist')];
-  for (const d of candidates) if (fs.existsSync(path.join(d, 'tfjs-backend-wasm-simd.wasm'))) return d + path.sep;
+  if (fs.existsSync(path.join(__dirname, 'tfjs-backend-wasm-simd.wasm'))) return __dirname + path.sep;
   return path.dirname(nodeRequire.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm')) + path.sep;
 }
 
