@@ -2,6 +2,7 @@
 // one and people's marks, per-iteration summaries for the chart, and a question's history across iterations.
 import * as path from 'path';
 import { latestAnnotations } from '../engine/export';
+import { summarizeStages } from '../engine/metrics/history';
 import type { Annotation, GenerationLine, IterationMetrics } from '../engine/store/format';
 import { RunStore } from '../engine/store/runStore';
 import type { Change, HistoryEntry, IterationSummary, QuestionHistory, ReportData, ReportRow } from '../protocol';
@@ -75,20 +76,14 @@ export function questionHistory(store: RunStore, id: string): QuestionHistory | 
     entries.push({ iteration: n, stage: l.stage, answer: l.answer, rationale: l.rationale, hintLeak: !!l.hintLeak });
   }
   if (!found) return undefined;
-  const first = entries.find((e) => e.stage !== 'failed');
-  const lostAgain: number[] = [];
-  let solved = false;
-  for (const e of entries) {
-    if (solved && e.stage === 'failed') lostAgain.push(e.iteration);
-    solved = e.stage !== 'failed';
-  }
+  const { firstSolved, firstStage, lost } = summarizeStages(entries);
   return {
     id,
     question: found.question,
     gold: found.gold,
     entries,
-    firstSolved: first ? { iteration: first.iteration, stage: first.stage } : null,
-    lostAgain,
+    firstSolved: firstSolved !== null && firstStage !== null ? { iteration: firstSolved, stage: firstStage } : null,
+    lostAgain: lost,
   };
 }
 

@@ -16,24 +16,30 @@ export interface QuestionHistory {
   solvedNow: boolean;
 }
 
+/** First solve, by which stage, and losses (failed right after a solved iteration) of one question's stages in order. */
+export function summarizeStages(stages: { iteration: number; stage: Stage }[]): Omit<QuestionHistory, 'id' | 'stages'> {
+  let firstSolved: number | null = null;
+  let firstStage: Exclude<Stage, 'failed'> | null = null;
+  const lost: number[] = [];
+  stages.forEach(({ iteration, stage }, i) => {
+    if (stage !== 'failed' && firstSolved === null) { firstSolved = iteration; firstStage = stage; }
+    if (stage === 'failed' && i > 0 && stages[i - 1].stage !== 'failed') lost.push(iteration);
+  });
+  return { firstSolved, firstStage, lost, solvedNow: stages.length > 0 && stages[stages.length - 1].stage !== 'failed' };
+}
+
 /** History of every training question of a run, in the order of the first iteration's lines. */
 export function questionHistory(store: RunStore): Map<string, QuestionHistory> {
-  const out = new Map<string, QuestionHistory>();
+  const stages = new Map<string, { iteration: number; stage: Stage }[]>();
   const iterations = new Set(store.finishedIterations().filter((n) => n > 0));
   // the iteration in progress counts too: its lines are already there
   for (let n = 1; store.readGenerations(n).length > 0 || iterations.has(n); n++) iterations.add(n);
-  for (const n of [...iterations].sort((a, b) => a - b)) {
+  for (const n of [...iterations].sort((a, b) => a - b))
     for (const l of store.readGenerations(n)) {
-      let h = out.get(l.id);
-      if (!h) out.set(l.id, (h = { id: l.id, stages: [], firstSolved: null, firstStage: null, lost: [], solvedNow: false }));
-      const prev = h.stages[h.stages.length - 1];
-      h.stages.push({ iteration: n, stage: l.stage });
-      if (l.stage !== 'failed' && h.firstSolved === null) { h.firstSolved = n; h.firstStage = l.stage; }
-      if (l.stage === 'failed' && prev && prev.stage !== 'failed') h.lost.push(n);
-      h.solvedNow = l.stage !== 'failed';
+      if (!stages.has(l.id)) stages.set(l.id, []);
+      stages.get(l.id)!.push({ iteration: n, stage: l.stage });
     }
-  }
-  return out;
+  return new Map([...stages].map(([id, st]) => [id, { id, stages: st, ...summarizeStages(st) }]));
 }
 
 /** Held-out history: per eval question, correct or not at each finished iteration (0 = the base model). */
