@@ -200,6 +200,18 @@ export class GPT implements CausalLM {
  * rotate_half is a fixed signed permutation, applied as a matmul so it stays one fast kernel.
  */
 function ropeTables(hd: number, T: number): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] {
+  const { cos, sin } = ropeTableValues(hd, T);
+  const half = hd / 2;
+  const rot = new Float32Array(hd * hd); // row j of x, column i of rotate_half(x)
+  for (let i = 0; i < half; i++) {
+    rot[(i + half) * hd + i] = -1; // out[i] = -x[i+half]
+    rot[i * hd + i + half] = 1; // out[i+half] = x[i]
+  }
+  return [tf.tensor2d(cos, [T, hd]), tf.tensor2d(sin, [T, hd]), tf.tensor2d(rot, [hd, hd])];
+}
+
+/** cos and sin [T, hd] of the rotary embedding; the fused WebGPU step reads the same numbers. */
+export function ropeTableValues(hd: number, T: number): { cos: Float32Array; sin: Float32Array } {
   const half = hd / 2;
   const cos = new Float32Array(T * hd);
   const sin = new Float32Array(T * hd);
@@ -209,10 +221,5 @@ function ropeTables(hd: number, T: number): [tf.Tensor2D, tf.Tensor2D, tf.Tensor
       cos[t * hd + i] = cos[t * hd + i + half] = Math.cos(angle);
       sin[t * hd + i] = sin[t * hd + i + half] = Math.sin(angle);
     }
-  const rot = new Float32Array(hd * hd); // row j of x, column i of rotate_half(x)
-  for (let i = 0; i < half; i++) {
-    rot[(i + half) * hd + i] = -1; // out[i] = -x[i+half]
-    rot[i * hd + i + half] = 1; // out[i+half] = x[i]
-  }
-  return [tf.tensor2d(cos, [T, hd]), tf.tensor2d(sin, [T, hd]), tf.tensor2d(rot, [hd, hd])];
+  return { cos, sin };
 }

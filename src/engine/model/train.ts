@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { adamwStep } from '../compute/native';
+import { GPTStepWebGPU, HostBatch, PendingLoss } from '../compute/webgpu/gptStep';
 import { hashSeed, mulberry32 } from '../random';
 import { writeFileAtomic, writeJsonAtomic } from '../store/jsonl';
 import { decodeSafetensors, encodeSafetensors, RawTensor } from './checkpoint';
@@ -24,6 +25,8 @@ export interface TrainOptions {
   checkpointSeconds?: number;
   onStep?: (step: number, loss: number) => void;
   shouldStop?: () => boolean;
+  /** Says which training step runs (the fused WebGPU step, or tfjs ops and why). */
+  log?: (message: string) => void;
 }
 
 export interface Sequence {
@@ -97,10 +100,24 @@ export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Seq
     writeFileAtomic(statePath, encodeSafetensors(tensors, { step: String(done), steps: String(opts.steps), loss: String(ema) }));
   };
 
+  // On WebGPU the whole step is our own kernels in one submit (STAR_FUSED_STEP=0 keeps the tfjs ops).
+  let fused: GPTStepWebGPU | undefined;
+  if (tf.getBackend() === 'webgpu') {
+    if (process.env.STAR_FUSED_STEP === '0') opts.log?.('training step: tfjs ops (STAR_FUSED_STEP=0)');
+    else {
+      try {
+        fused = await GPTStepWebGPU.create(model, opts.batchSize, vars, m, s, vars.map((v) => decay.has(v)), { beta1: BETA1, beta2: BETA2, eps: EPS });
+        opts.log?.(`training step: fused WebGPU kernels, ${fused.dispatchesPerStep} dispatches a step`);
+      } catch (e) {
+        opts.log?.(`training step: tfjs ops (fused WebGPU step unavailable: ${(e as Error).message})`);
+      }
+    }
+  }
+
   // Losses are read back asynchronously, every step on CPU backends and every 10th on a GPU, where each read
   // would stall the queue of work (and a synchronous read does not exist in Node).
   const readEvery = tf.getBackend() === 'webgpu' ? 10 : 1;
-  const pending: { step: number; loss: tf.Scalar }[] = [];
+  const pending: { step: number; loss: PendingLoss }[] = [];
   const flush = async () => {
     for (const p of pending.splice(0)) {
       const loss = (await p.loss.data())[0];
@@ -115,14 +132,16 @@ export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Seq
     for (; step < opts.steps; step++) {
       if (opts.shouldStop?.()) { await flush(); await saveState(step); throw new StopRequested(); }
       const batch = makeBatch(enc, order, opts.batchSize, T, hashSeed(opts.seed, 'batch', step));
-      const lr = learningRate(step, opts.steps, opts.lr, opts.warmupFraction);
-      const loss = trainStep(model, vars, m, s, decay, batch, {
-        lr,
+      const h = {
+        lr: learningRate(step, opts.steps, opts.lr, opts.warmupFraction),
         t: step + 1,
         weightDecay: opts.weightDecay,
         clip: opts.gradClip,
         seed: hashSeed(opts.seed, 'dropout', step),
-      });
+      };
+      const loss = fused
+        ? fused.step(batch, { stepSize: adamStepSize(h.lr, h.t), decay: h.lr * h.weightDecay, clip: h.clip, seed: h.seed })
+        : trainStep(model, vars, m, s, decay, batch, h);
       pending.push({ step: step + 1, loss });
       if ((step + 1) % readEvery === 0 || step + 1 === opts.steps) await flush();
       if (pending.length === 0 && Date.now() - lastSave > every && step + 1 < opts.steps) {
@@ -132,6 +151,7 @@ export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Seq
     }
   } finally {
     for (const p of pending) p.loss.dispose();
+    fused?.dispose();
     m.forEach((v) => v.dispose());
     s.forEach((v) => v.dispose());
   }
@@ -158,13 +178,12 @@ export function clearTrainState(stateDir: string): void {
   fs.rmSync(path.join(stateDir, 'train-state.safetensors'), { force: true });
 }
 
-interface Batch {
-  idx: tf.Tensor2D;
-  targets: tf.Tensor2D;
-  weights: tf.Tensor2D;
+/** Adam's step size with both bias corrections folded in. */
+export function adamStepSize(lr: number, t: number): number {
+  return (lr * Math.sqrt(1 - Math.pow(BETA2, t))) / (1 - Math.pow(BETA1, t));
 }
 
-function makeBatch(enc: Encoded[], order: number[], B: number, T: number, seed: number): Batch {
+function makeBatch(enc: Encoded[], order: number[], B: number, T: number, seed: number): HostBatch {
   const rand = mulberry32(seed);
   // pick a bucket of neighbouring lengths, then B sequences from it
   const span = Math.min(order.length, B * 2);
@@ -182,7 +201,7 @@ function makeBatch(enc: Encoded[], order: number[], B: number, T: number, seed: 
       if (t + 1 >= r.start) w[b * L + t] = 1; // predict completion tokens only
     }
   });
-  return { idx: tf.tensor2d(idx, [B, L], 'int32'), targets: tf.tensor2d(tgt, [B, L], 'int32'), weights: tf.tensor2d(w, [B, L]) };
+  return { B, T: L, idx, targets: tgt, weights: w };
 }
 
 function trainStep(
@@ -191,9 +210,14 @@ function trainStep(
   m: tf.Variable[],
   s: tf.Variable[],
   decays: Set<tf.Variable>,
-  batch: Batch,
+  host: HostBatch,
   h: { lr: number; t: number; weightDecay: number; clip: number; seed: number },
 ): tf.Scalar {
+  const batch = {
+    idx: tf.tensor2d(host.idx, [host.B, host.T], 'int32'),
+    targets: tf.tensor2d(host.targets, [host.B, host.T], 'int32'),
+    weights: tf.tensor2d(host.weights, [host.B, host.T]),
+  };
   const lossValue = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => model.loss(batch.idx, batch.targets, batch.weights, h.seed), vars);
     const g = vars.map((v) => grads[v.name]);
@@ -201,7 +225,7 @@ function trainStep(
     const norm = tf.sqrt(sumAll(g.map((x) => tf.sum(tf.square(x)))));
     const scale = tf.minimum(1, tf.div(h.clip, tf.add(norm, 1e-6)));
     // Adam with bias correction folded into the step size; decoupled weight decay (AdamW)
-    const stepSize = (h.lr * Math.sqrt(1 - Math.pow(BETA2, h.t))) / (1 - Math.pow(BETA1, h.t));
+    const stepSize = adamStepSize(h.lr, h.t);
     vars.forEach((v, i) => {
       const decay = decays.has(v) && h.weightDecay > 0 ? h.lr * h.weightDecay : 0;
       const [v1, m1, s1] = adamwStep(v, m[i], s[i], g[i], scale, { beta1: BETA1, beta2: BETA2, eps: EPS, stepSize, decay });

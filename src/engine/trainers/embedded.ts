@@ -21,6 +21,7 @@ export class EmbeddedTrainer implements Trainer {
         stateDir: job.outDir,
         onStep: (step, loss) => job.onProgress?.(step, job.steps, loss),
         shouldStop: job.shouldStop,
+        log: job.log,
       });
       await saveModel(job.outDir, model, tokenizer);
       clearTrainState(job.outDir);

@@ -1,0 +1,652 @@
+// WGSL kernels of the GPT's training step: forward, backward and AdamW, as in llm.c, one dispatch each.
+// Every kernel reads its sizes from a uniform struct of 32-bit fields (all u32 but those listed as f32), bound at
+// binding 0; its storage buffers follow at 1, 2, ... in the order of `buffers`.
+
+export interface KernelDef {
+  name: string;
+  /** uniform fields in order; names ending in ':f' are f32, the rest u32 */
+  uniforms: string[];
+  /** storage bindings in order: 'r' read-only, 'w' read-write; name ending in ':i' is array<i32>, else array<f32> */
+  buffers: [string, 'r' | 'w'][];
+  workgroupSize: [number, number];
+  /** the body of `fn main(lid, wid, gid)`, plus helpers */
+  code: string;
+}
+
+const pcg = /* wgsl */ `
+fn pcg(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+// Inverted dropout: the same (seed, site, index) gives the same mask forward and backward.
+fn dropScale(seed: u32, site: u32, i: u32, keep: f32) -> f32 {
+  if (keep >= 1.0) { return 1.0; }
+  let r = f32(pcg(pcg(i ^ (site * 2654435769u)) ^ seed) >> 8u) / 16777216.0;
+  return select(0.0, 1.0 / keep, r < keep);
+}`;
+
+const geluFns = /* wgsl */ `
+const GELU_C: f32 = 0.7978845608028654;
+fn gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + tanh(GELU_C * (x + 0.044715 * x * x * x))); }
+fn geluGrad(x: f32) -> f32 {
+  let t = tanh(GELU_C * (x + 0.044715 * x * x * x));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * 0.044715 * x * x);
+}`;
+
+const reduce64 = /* wgsl */ `
+var<workgroup> red: array<f32, 64>;
+fn sum64(v: f32, l: u32) -> f32 {
+  red[l] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (l < s) { red[l] += red[l + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+fn max64(v: f32, l: u32) -> f32 {
+  red[l] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (l < s) { red[l] = max(red[l], red[l + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}`;
+
+export interface MatmulVariant {
+  /** A is stored [K, M] */
+  transA: boolean;
+  /** B is stored [N, K] */
+  transB: boolean;
+  bias: boolean;
+  /** gelu() applied to A's elements as they are loaded (the MLP's activation is never stored) */
+  geluA: boolean;
+  /** out = R + dropout(A·B + bias): the residual stream */
+  resid: boolean;
+  dropout: boolean;
+  /** out = (A·B) * gelu'(G): the MLP's backward through its activation */
+  geluGradOut: boolean;
+}
+
+/**
+ * C[M, N] = op(A)[M, K] · op(B)[K, N] with an epilogue; 64x64 tiles, 16x16 threads of 4x4 outputs each.
+ * Loads map neighbouring threads to neighbouring addresses in whichever layout A and B have.
+ */
+export function matmul(v: MatmulVariant): KernelDef {
+  const key = Object.entries(v).filter(([, on]) => on).map(([k]) => k).join('+') || 'plain';
+  const buffers: [string, 'r' | 'w'][] = [['A', 'r'], ['B', 'r']];
+  if (v.bias) buffers.push(['bias', 'r']);
+  if (v.resid) buffers.push(['R', 'r']);
+  if (v.geluGradOut) buffers.push(['G', 'r']);
+  buffers.push(['C', 'w']);
+  const aIndex = v.transA ? 'k * u.M + m' : 'm * u.K + k';
+  const bIndex = v.transB ? 'n * u.K + k' : 'k * u.N + n';
+  // thread e of 256 loads element e + 256 i of a 16 (k) x 64 tile, k fastest when k is the contiguous axis
+  const aSlot = v.transA ? 'let kk = e / 64u; let mm = e % 64u;' : 'let kk = e % 16u; let mm = e / 16u;';
+  const bSlot = v.transB ? 'let kk = e % 16u; let nn = e / 16u;' : 'let kk = e / 64u; let nn = e % 64u;';
+  return {
+    name: `matmul[${key}]`,
+    uniforms: ['M', 'N', 'K', 'seed', 'site', 'keep:f'],
+    buffers,
+    workgroupSize: [16, 16],
+    code: /* wgsl */ `
+${pcg}
+${geluFns}
+var<workgroup> As: array<array<f32, 64>, 16>;
+var<workgroup> Bs: array<array<f32, 64>, 16>;
+fn loadA(m: u32, k: u32) -> f32 {
+  if (m >= u.M || k >= u.K) { return 0.0; }
+  return ${v.geluA ? `gelu(A[${aIndex}])` : `A[${aIndex}]`};
+}
+fn loadB(k: u32, n: u32) -> f32 {
+  if (n >= u.N || k >= u.K) { return 0.0; }
+  return B[${bIndex}];
+}
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  let tid = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < u.K; k0 += 16u) {
+    for (var i = 0u; i < 4u; i++) {
+      let e = tid + i * 256u;
+      { ${aSlot} As[kk][mm] = loadA(row0 + mm, k0 + kk); }
+      { ${bSlot} Bs[kk][nn] = loadB(k0 + kk, col0 + nn); }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      var a: array<f32, 4>;
+      var b: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { a[i] = As[kk][lid.y + 16u * i]; b[i] = Bs[kk][lid.x + 16u * i]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let r = row0 + lid.y + 16u * i;
+    if (r >= u.M) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let c = col0 + lid.x + 16u * j;
+      if (c >= u.N) { continue; }
+      let o = r * u.N + c;
+      var val = acc[i][j];
+      ${v.bias ? 'val += bias[c];' : ''}
+      ${v.dropout ? 'val *= dropScale(u.seed, u.site, o, u.keep);' : ''}
+      ${v.resid ? 'val += R[o];' : ''}
+      ${v.geluGradOut ? 'val *= geluGrad(G[o]);' : ''}
+      C[o] = val;
+    }
+  }
+}`,
+  };
+}
+
+/** x0[n, :] = dropout(wte[idx[n], :] (+ wpe[t, :])). One thread per element. */
+export function embedForward(learnedPos: boolean): KernelDef {
+  return {
+    name: `embedForward${learnedPos ? '[wpe]' : ''}`,
+    uniforms: ['N', 'D', 'T', 'seed', 'site', 'keep:f'],
+    buffers: [['idx:i', 'r'], ['wte', 'r'], ...(learnedPos ? [['wpe', 'r'] as [string, 'r']] : []), ['X', 'w']],
+    workgroupSize: [256, 1],
+    code: /* wgsl */ `
+${pcg}
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let o = gid.x + gid.y * 65535u * 256u;
+  if (o >= u.N * u.D) { return; }
+  let n = o / u.D;
+  let d = o % u.D;
+  var val = wte[u32(idx[n]) * u.D + d];
+  ${learnedPos ? 'val += wpe[(n % u.T) * u.D + d];' : ''}
+  X[o] = val * dropScale(u.seed, u.site, o, u.keep);
+}`,
+  };
+}
+
+/**
+ * Gradients of the embedding tables: dwte[v, :] = sum of dX over the rows whose token is v (every row of the table
+ * written, zeros included), and for learned positions dwpe[t, :] over the batch. dX already carries the dropout mask.
+ */
+export function embedBackward(learnedPos: boolean): KernelDef {
+  return {
+    name: `embedBackward${learnedPos ? '[wpe]' : ''}`,
+    uniforms: ['N', 'D', 'T', 'V', 'blockSize', 'offWte', 'offWpe'],
+    buffers: [['idx:i', 'r'], ['dX', 'r'], ['G', 'w']],
+    workgroupSize: [256, 1],
+    code: /* wgsl */ `
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let o = gid.x + gid.y * 65535u * 256u;
+  if (o < u.V * u.D) {
+    let v = i32(o / u.D);
+    let d = o % u.D;
+    var acc = 0.0;
+    for (var n = 0u; n < u.N; n++) {
+      if (idx[n] == v) { acc += dX[n * u.D + d]; }
+    }
+    G[u.offWte + o] = acc;
+  }
+  ${learnedPos ? /* wgsl */ `
+  if (o < u.blockSize * u.D) {
+    let t = o / u.D;
+    let d = o % u.D;
+    var acc = 0.0;
+    if (t < u.T) {
+      for (var n = t; n < u.N; n += u.T) { acc += dX[n * u.D + d]; }
+    }
+    G[u.offWpe + o] = acc;
+  }` : ''}
+}`,
+  };
+}
+
+/** out = dropout mask applied to x (the backward of a dropout whose forward ran in an epilogue). */
+export const dropoutMask: KernelDef = {
+  name: 'dropoutMask',
+  uniforms: ['size', 'seed', 'site', 'keep:f'],
+  buffers: [['X', 'r'], ['Y', 'w']],
+  workgroupSize: [256, 1],
+  code: /* wgsl */ `
+${pcg}
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let o = gid.x + gid.y * 65535u * 256u;
+  if (o >= u.size) { return; }
+  Y[o] = X[o] * dropScale(u.seed, u.site, o, u.keep);
+}`,
+};
+
+/** LayerNorm over rows of D: Y, and each row's mean and 1/std for the backward. One workgroup of 64 per row. */
+export const layerNormForward: KernelDef = {
+  name: 'layerNormForward',
+  uniforms: ['N', 'D', 'eps:f'],
+  buffers: [['X', 'r'], ['gamma', 'r'], ['beta', 'r'], ['Y', 'w'], ['mean', 'w'], ['rstd', 'w']],
+  workgroupSize: [64, 1],
+  code: /* wgsl */ `
+${reduce64}
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let n = wid.x + wid.y * 65535u;
+  if (n >= u.N) { return; }
+  let base = n * u.D;
+  let l = lid.x;
+  var s = 0.0;
+  for (var d = l; d < u.D; d += 64u) { s += X[base + d]; }
+  let mu = sum64(s, l) / f32(u.D);
+  var q = 0.0;
+  for (var d = l; d < u.D; d += 64u) { let c = X[base + d] - mu; q += c * c; }
+  let r = inverseSqrt(sum64(q, l) / f32(u.D) + u.eps);
+  for (var d = l; d < u.D; d += 64u) { Y[base + d] = (X[base + d] - mu) * r * gamma[d] + beta[d]; }
+  if (l == 0u) { mean[n] = mu; rstd[n] = r; }
+}`,
+};
+
+/** dX (+)= the LayerNorm backward of dY. One workgroup of 64 per row. */
+export function layerNormBackward(accumulate: boolean): KernelDef {
+  return {
+    name: `layerNormBackward${accumulate ? '[acc]' : ''}`,
+    uniforms: ['N', 'D'],
+    buffers: [['X', 'r'], ['gamma', 'r'], ['mean', 'r'], ['rstd', 'r'], ['dY', 'r'], ['dX', 'w']],
+    workgroupSize: [64, 1],
+    code: /* wgsl */ `
+${reduce64}
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let n = wid.x + wid.y * 65535u;
+  if (n >= u.N) { return; }
+  let base = n * u.D;
+  let l = lid.x;
+  let mu = mean[n];
+  let r = rstd[n];
+  var a = 0.0;
+  var b = 0.0;
+  for (var d = l; d < u.D; d += 64u) {
+    let g = dY[base + d] * gamma[d];
+    a += g;
+    b += g * (X[base + d] - mu) * r;
+  }
+  let ma = sum64(a, l) / f32(u.D);
+  let mb = sum64(b, l) / f32(u.D);
+  for (var d = l; d < u.D; d += 64u) {
+    let xh = (X[base + d] - mu) * r;
+    let dx = r * (dY[base + d] * gamma[d] - ma - xh * mb);
+    dX[base + d] = ${accumulate ? 'dX[base + d] + dx' : 'dx'};
+  }
+}`,
+  };
+}
+
+/** Rows per workgroup of the column reductions (parameter gradients of biases and LayerNorm gains). */
+export const COL_CHUNK = 256;
+
+/**
+ * Partial column sums over chunks of COL_CHUNK rows: of X (a bias gradient), or of dY * xhat and dY (LayerNorm's
+ * gamma and beta). P[chunk, c] (and P[chunks + chunk, c] for beta). Threads along columns; rows looped.
+ */
+export function colSumPartial(layerNorm: boolean): KernelDef {
+  return {
+    name: `colSumPartial${layerNorm ? '[ln]' : ''}`,
+    uniforms: ['N', 'C', 'chunks'],
+    buffers: layerNorm
+      ? [['X', 'r'], ['mean', 'r'], ['rstd', 'r'], ['dY', 'r'], ['P', 'w']]
+      : [['X', 'r'], ['P', 'w']],
+    workgroupSize: [64, 1],
+    code: /* wgsl */ `
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let c = wid.x * 64u + lid.x;
+  if (c >= u.C) { return; }
+  let r0 = wid.y * ${COL_CHUNK}u;
+  let r1 = min(r0 + ${COL_CHUNK}u, u.N);
+  var s = 0.0;
+  ${layerNorm ? 'var s2 = 0.0;' : ''}
+  for (var r = r0; r < r1; r++) {
+    ${layerNorm
+      ? 'let g = dY[r * u.C + c]; s += g * (X[r * u.C + c] - mean[r]) * rstd[r]; s2 += g;'
+      : 's += X[r * u.C + c];'}
+  }
+  P[wid.y * u.C + c] = s;
+  ${layerNorm ? 'P[(u.chunks + wid.y) * u.C + c] = s2;' : ''}
+}`,
+  };
+}
+
+/** G[off + c] = sum over chunks of P[chunk, c] (and G[off2 + c] from the second half, for LayerNorm's beta). */
+export function colSumFinish(two: boolean): KernelDef {
+  return {
+    name: `colSumFinish${two ? '[2]' : ''}`,
+    uniforms: ['C', 'chunks', 'off', 'off2'],
+    buffers: [['P', 'r'], ['G', 'w']],
+    workgroupSize: [64, 1],
+    code: /* wgsl */ `
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= u.C) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < u.chunks; k++) { s += P[k * u.C + c]; }
+  G[u.off + c] = s;
+  ${two ? 'var s2 = 0.0; for (var k = 0u; k < u.chunks; k++) { s2 += P[(u.chunks + k) * u.C + c]; } G[u.off2 + c] = s2;' : ''}
+}`,
+  };
+}
+
+/**
+ * Splits qkv [N, 3D] into Q, K, V [B, H, T, hd] and rotates Q and K (GPT-NeoX half rotation) with the model's own
+ * cos/sin tables [blockSize, hd], the same numbers the tfjs model uses. One thread per (row, channel).
+ */
+export function qkvSplit(rope: boolean): KernelDef {
+  return {
+    name: `qkvSplit${rope ? '[rope]' : ''}`,
+    uniforms: ['N', 'D', 'T', 'H', 'hd'],
+    buffers: [['QKV', 'r'], ['cosT', 'r'], ['sinT', 'r'], ['Q', 'w'], ['K', 'w'], ['V', 'w']],
+    workgroupSize: [256, 1],
+    code: /* wgsl */ `
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let e = gid.x + gid.y * 65535u * 256u;
+  if (e >= u.N * u.D) { return; }
+  let n = e / u.D;
+  let c = e % u.D;
+  let b = n / u.T;
+  let t = n % u.T;
+  let h = c / u.hd;
+  let i = c % u.hd;
+  let o = ((b * u.H + h) * u.T + t) * u.hd + i;
+  let row = n * 3u * u.D;
+  var q = QKV[row + c];
+  var k = QKV[row + u.D + c];
+  ${rope ? /* wgsl */ `
+  let hh = u.hd / 2u;
+  let lo = i < hh;
+  let p = h * u.hd + select(i - hh, i + hh, lo);
+  let sg = select(1.0, -1.0, lo);
+  let cs = cosT[t * u.hd + i];
+  let sn = sinT[t * u.hd + i];
+  q = q * cs + sg * QKV[row + p] * sn;
+  k = k * cs + sg * QKV[row + u.D + p] * sn;` : '_ = cosT[0] + sinT[0];'}
+  Q[o] = q;
+  K[o] = k;
+  V[o] = QKV[row + 2u * u.D + c];
+}`,
+  };
+}
+
+/** The backward of qkvSplit: dQ, dK (rotated back) and dV [B, H, T, hd] into dQKV [N, 3D]. */
+export function qkvMerge(rope: boolean): KernelDef {
+  return {
+    name: `qkvMerge${rope ? '[rope]' : ''}`,
+    uniforms: ['N', 'D', 'T', 'H', 'hd'],
+    buffers: [['dQ', 'r'], ['dK', 'r'], ['dV', 'r'], ['cosT', 'r'], ['sinT', 'r'], ['dQKV', 'w']],
+    workgroupSize: [256, 1],
+    code: /* wgsl */ `
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let e = gid.x + gid.y * 65535u * 256u;
+  if (e >= u.N * u.D) { return; }
+  let n = e / u.D;
+  let c = e % u.D;
+  let b = n / u.T;
+  let t = n % u.T;
+  let h = c / u.hd;
+  let j = c % u.hd;
+  let base = ((b * u.H + h) * u.T + t) * u.hd;
+  var dq = dQ[base + j];
+  var dk = dK[base + j];
+  ${rope ? /* wgsl */ `
+  // y = x cos + rotate_half(x) sin, rotate_half(x)[i] = -x[i + half] (i < hh), x[i - half] (i >= half)
+  let hh = u.hd / 2u;
+  let lo = j < hh;
+  let p = select(j - hh, j + hh, lo);
+  let sg = select(-1.0, 1.0, lo);
+  let tp = t * u.hd;
+  dq = dq * cosT[tp + j] + sg * dQ[base + p] * sinT[tp + p];
+  dk = dk * cosT[tp + j] + sg * dK[base + p] * sinT[tp + p];` : '_ = cosT[0] + sinT[0];'}
+  let row = n * 3u * u.D;
+  dQKV[row + c] = dq;
+  dQKV[row + u.D + c] = dk;
+  dQKV[row + 2u * u.D + c] = dV[base + j];
+}`,
+  };
+}
+
+/**
+ * Causal attention forward for one query row per workgroup: P[b, h, t, :] = softmax(q·K^T * scale) over keys <= t
+ * (zeros after t), saved for the backward, and Y[n, h*hd:] = P · V in the [N, D] layout the projection reads.
+ */
+export function attentionForward(maxT: number, hd: number): KernelDef {
+  return {
+    name: `attentionForward[T${maxT},hd${hd}]`,
+    uniforms: ['T', 'H', 'scale:f'],
+    buffers: [['Q', 'r'], ['K', 'r'], ['V', 'r'], ['P', 'w'], ['Y', 'w']],
+    workgroupSize: [64, 1],
+    code: /* wgsl */ `
+${reduce64}
+const HD = ${hd}u;
+var<workgroup> q: array<f32, ${hd}>;
+var<workgroup> p: array<f32, ${maxT}>;
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let t = wid.x;
+  let bh = wid.y;
+  let l = lid.x;
+  let base = bh * u.T * HD;
+  for (var d = l; d < HD; d += 64u) { q[d] = Q[base + t * HD + d]; }
+  workgroupBarrier();
+  var mx = -3.4e38;
+  for (var s = l; s <= t; s += 64u) {
+    var qk = 0.0;
+    for (var d = 0u; d < HD; d++) { qk = fma(q[d], K[base + s * HD + d], qk); }
+    let sc = qk * u.scale;
+    p[s] = sc;
+    mx = max(mx, sc);
+  }
+  let m = max64(mx, l);
+  var sum = 0.0;
+  for (var s = l; s <= t; s += 64u) { let e = exp(p[s] - m); p[s] = e; sum += e; }
+  let inv = 1.0 / sum64(sum, l);
+  let prow = (bh * u.T + t) * u.T;
+  for (var s = l; s < u.T; s += 64u) {
+    if (s <= t) { p[s] *= inv; P[prow + s] = p[s]; } else { P[prow + s] = 0.0; }
+  }
+  workgroupBarrier();
+  let b = bh / u.H;
+  let h = bh % u.H;
+  for (var d = l; d < HD; d += 64u) {
+    var acc = 0.0;
+    for (var s = 0u; s <= t; s++) { acc = fma(p[s], V[base + s * HD + d], acc); }
+    Y[((b * u.T + t) * u.H + h) * HD + d] = acc;
+  }
+}`,
+  };
+}
+
+/**
+ * Attention backward, per query row: dS[t, s] = P[t, s] (dP[t, s] - sum_s' P dP) with dP = dY[t]·V[s], and
+ * dQ[t] = scale * dS[t] · K.
+ */
+export function attentionBackwardQuery(maxT: number, hd: number): KernelDef {
+  return {
+    name: `attentionBackwardQuery[T${maxT},hd${hd}]`,
+    uniforms: ['T', 'H', 'scale:f'],
+    buffers: [['K', 'r'], ['V', 'r'], ['P', 'r'], ['dY', 'r'], ['dS', 'w'], ['dQ', 'w']],
+    workgroupSize: [64, 1],
+    code: /* wgsl */ `
+${reduce64}
+const HD = ${hd}u;
+var<workgroup> dy: array<f32, ${hd}>;
+var<workgroup> ds: array<f32, ${maxT}>;
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let t = wid.x;
+  let bh = wid.y;
+  let l = lid.x;
+  let b = bh / u.H;
+  let h = bh % u.H;
+  let base = bh * u.T * HD;
+  let prow = (bh * u.T + t) * u.T;
+  for (var d = l; d < HD; d += 64u) { dy[d] = dY[((b * u.T + t) * u.H + h) * HD + d]; }
+  workgroupBarrier();
+  var dsum = 0.0;
+  for (var s = l; s <= t; s += 64u) {
+    var dp = 0.0;
+    for (var d = 0u; d < HD; d++) { dp = fma(dy[d], V[base + s * HD + d], dp); }
+    ds[s] = dp;
+    dsum += dp * P[prow + s];
+  }
+  let tot = sum64(dsum, l);
+  for (var s = l; s < u.T; s += 64u) {
+    if (s <= t) { ds[s] = P[prow + s] * (ds[s] - tot); dS[prow + s] = ds[s]; } else { dS[prow + s] = 0.0; }
+  }
+  workgroupBarrier();
+  for (var d = l; d < HD; d += 64u) {
+    var acc = 0.0;
+    for (var s = 0u; s <= t; s++) { acc = fma(ds[s], K[base + s * HD + d], acc); }
+    dQ[base + t * HD + d] = acc * u.scale;
+  }
+}`,
+  };
+}
+
+/** Attention backward, per key row s: dK[s] = scale * sum_{t>=s} dS[t, s] Q[t], dV[s] = sum_{t>=s} P[t, s] dY[t]. */
+export function attentionBackwardKey(hd: number): KernelDef {
+  return {
+    name: `attentionBackwardKey[hd${hd}]`,
+    uniforms: ['T', 'H', 'scale:f'],
+    buffers: [['Q', 'r'], ['P', 'r'], ['dS', 'r'], ['dY', 'r'], ['dK', 'w'], ['dV', 'w']],
+    workgroupSize: [64, 1],
+    code: /* wgsl */ `
+const HD = ${hd}u;
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let s = wid.x;
+  let bh = wid.y;
+  let b = bh / u.H;
+  let h = bh % u.H;
+  let base = bh * u.T * HD;
+  for (var d = lid.x; d < HD; d += 64u) {
+    var dk = 0.0;
+    var dv = 0.0;
+    for (var t = s; t < u.T; t++) {
+      let i = (bh * u.T + t) * u.T + s;
+      dk = fma(dS[i], Q[base + t * HD + d], dk);
+      dv = fma(P[i], dY[((b * u.T + t) * u.H + h) * HD + d], dv);
+    }
+    dK[base + s * HD + d] = dk * u.scale;
+    dV[base + s * HD + d] = dv;
+  }
+}`,
+  };
+}
+
+/**
+ * Weighted cross-entropy, forward and backward in one pass per row: L[n] = w_n (logsumexp - logit[target]) and
+ * the logits overwritten by their gradient (softmax - onehot) * w_n / W, W = max(sum w, 1) as maskedCrossEntropy.
+ */
+export const crossEntropy: KernelDef = {
+  name: 'crossEntropy',
+  uniforms: ['N', 'V', 'W:f'],
+  buffers: [['targets:i', 'r'], ['weights', 'r'], ['logits', 'w'], ['L', 'w']],
+  workgroupSize: [64, 1],
+  code: /* wgsl */ `
+${reduce64}
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let n = wid.x + wid.y * 65535u;
+  if (n >= u.N) { return; }
+  let l = lid.x;
+  let base = n * u.V;
+  var mx = -3.4e38;
+  for (var v = l; v < u.V; v += 64u) { mx = max(mx, logits[base + v]); }
+  let m = max64(mx, l);
+  var s = 0.0;
+  for (var v = l; v < u.V; v += 64u) { s += exp(logits[base + v] - m); }
+  let sum = sum64(s, l);
+  let tgt = u32(targets[n]);
+  let w = weights[n];
+  if (l == 0u) { L[n] = w * (m + log(sum) - logits[base + tgt]); }
+  workgroupBarrier();
+  let k = w / u.W;
+  for (var v = l; v < u.V; v += 64u) {
+    let pv = exp(logits[base + v] - m) / sum;
+    logits[base + v] = k * (pv - select(0.0, 1.0, v == tgt));
+  }
+}`,
+};
+
+/** Out[0] = sum(X[0..size)) * scale, one workgroup of 64 (the step's loss, the squared gradient norm's last stage). */
+export const sumAll: KernelDef = {
+  name: 'sumAll',
+  uniforms: ['size', 'scale:f'],
+  buffers: [['X', 'r'], ['Out', 'w']],
+  workgroupSize: [64, 1],
+  code: /* wgsl */ `
+${reduce64}
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  var s = 0.0;
+  for (var i = lid.x; i < u.size; i += 64u) { s += X[i]; }
+  let t = sum64(s, lid.x);
+  if (lid.x == 0u) { Out[0] = t * u.scale; }
+}`,
+};
+
+/** Elements of G each workgroup squares and sums in the first stage of the gradient norm. */
+export const NORM_CHUNK = 4096;
+
+/** Partial sums of squares of the flat gradient: P[wg] = sum of G[wg*NORM_CHUNK ..][k]^2. */
+export const squareSumPartial: KernelDef = {
+  name: 'squareSumPartial',
+  uniforms: ['size'],
+  buffers: [['G', 'r'], ['P', 'w']],
+  workgroupSize: [64, 1],
+  code: /* wgsl */ `
+${reduce64}
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let start = wid.x * ${NORM_CHUNK}u;
+  let end = min(start + ${NORM_CHUNK}u, u.size);
+  var s = 0.0;
+  for (var i = start + lid.x; i < end; i += 64u) { let g = G[i]; s = fma(g, g, s); }
+  let t = sum64(s, lid.x);
+  if (lid.x == 0u) { P[wid.x] = t; }
+}`,
+};
+
+/**
+ * AdamW for one parameter, in place: g = G[off + i] * min(1, clip / (norm + 1e-6)); the same float32 arithmetic as
+ * adamwStepReference (bias correction folded into stepSize, decoupled decay decay = lr * weightDecay).
+ */
+export const adamw: KernelDef = {
+  name: 'adamw',
+  uniforms: ['off', 'size', 'beta1:f', 'beta2:f', 'eps:f', 'stepSize:f', 'decay:f', 'clip:f'],
+  buffers: [['G', 'r'], ['normSq', 'r'], ['param', 'w'], ['m', 'w'], ['s', 'w']],
+  workgroupSize: [256, 1],
+  code: /* wgsl */ `
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let i = gid.x + gid.y * 65535u * 256u;
+  if (i >= u.size) { return; }
+  let scale = min(1.0, u.clip / (sqrt(normSq[0]) + 1e-6));
+  let g = G[u.off + i] * scale;
+  let m1 = m[i] * u.beta1 + g * (1.0 - u.beta1);
+  let s1 = s[i] * u.beta2 + g * g * (1.0 - u.beta2);
+  var upd = m1 / (sqrt(s1) + u.eps) * u.stepSize;
+  upd += param[i] * u.decay;
+  param[i] = param[i] - upd;
+  m[i] = m1;
+  s[i] = s1;
+}`,
+};
+
+/** The whole WGSL module of a kernel: its uniform struct, bindings, entry point. */
+export function wgslSource(k: KernelDef): string {
+  const fields = k.uniforms.map((f) => (f.endsWith(':f') ? `${f.slice(0, -2)}: f32,` : `${f}: u32,`)).join(' ');
+  const bindings = k.buffers
+    .map(([name, access], i) => {
+      const [n, t] = name.endsWith(':i') ? [name.slice(0, -2), 'i32'] : [name, 'f32'];
+      return `@group(0) @binding(${i + 1}) var<storage, ${access === 'r' ? 'read' : 'read_write'}> ${n}: array<${t}>;`;
+    })
+    .join('\n');
+  return `struct Uniforms { ${fields} };
+@group(0) @binding(0) var<uniform> u: Uniforms;
+${bindings}
+${k.code}
+@compute @workgroup_size(${k.workgroupSize[0]}, ${k.workgroupSize[1]})
+fn entry(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+         @builtin(global_invocation_id) gid: vec3<u32>) {
+  main(lid, wid, gid);
+}`;
+}
