@@ -6,16 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GPT, ropeTableValues } from '../../model/gpt';
 import * as K from './kernels';
-
-/** What this file needs of tfjs-webgpu's backend (WebGPUBackend in @tensorflow/tfjs-backend-webgpu). */
-interface WebGPUBackendLike {
-  device: GPUDevice;
-  tensorMap: { get(dataId: object): { resource: unknown; values: unknown } };
-  uploadToGPU(dataId: object): void;
-  commandEncoder: GPUCommandEncoder | null;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-}
+import { flatGroups, KernelRunner, Op, rowGroups, webgpuBackend } from './runner';
 
 /** A training batch on the host: B rows of T tokens, targets, and a weight per position (1 where the loss counts). */
 export interface HostBatch {
@@ -50,38 +41,28 @@ export function fusedStepUnsupported(model: unknown, batchSize: number): string 
   if (V > 4096) return `vocabulary of ${V} (the embedding gradient kernel is for character vocabularies)`;
   if (hd > 256 || hd % 2 !== 0) return `head size ${hd}`;
   if (T > 2048) return `context ${T}`;
-  const limit = (tf.backend() as unknown as WebGPUBackendLike).device.limits.maxStorageBufferBindingSize;
+  const limit = webgpuBackend().device.limits.maxStorageBufferBindingSize;
   const biggest = 4 * Math.max(batchSize * H * T * T, batchSize * T * Math.max(4 * D, V));
   if (biggest > limit) return `a ${biggest >> 20} MiB buffer exceeds the device's binding limit`;
   return null;
 }
 
-interface Op {
-  kernel: K.KernelDef;
-  bind: (GPUBuffer | GPUBufferBinding)[];
-  uniforms: (T: number) => number[];
-  groups: (T: number) => [number, number];
+/** What a run of the step's ops depends on. */
+interface StepContext {
+  T: number;
+  W: number;
+  h: StepHyper;
 }
 
-const SLOT = 256; // bytes per uniform slot: minUniformBufferOffsetAlignment
-
 export class GPTStepWebGPU {
-  private readonly device: GPUDevice;
-  private readonly backend: WebGPUBackendLike;
-  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
-  private readonly owned: GPUBuffer[] = [];
+  private readonly r: KernelRunner<StepContext>;
   private readonly offsets: number[] = [];
   private readonly gradSize: number;
-  private uniformBuf!: GPUBuffer;
-  private fwdBwd: { op: Op; group: GPUBindGroup }[] = [];
-  private optim: { op: Op; group: GPUBindGroup }[] = [];
-  private boundTo: GPUBuffer[] = [];
-  private readonly staging: GPUBuffer[] = [];
   private readonly buf: Record<string, GPUBuffer> = {};
   private readonly perLayer: Record<string, GPUBuffer>[] = [];
-  private hyper: StepHyper = { stepSize: 0, decay: 0, clip: 1, seed: 0 };
-  private W = 1;
-  readonly dispatchesPerStep: number;
+  private readonly staging: GPUBuffer[] = [];
+  /** ops[0, optimizerFrom) are forward and backward, the rest the optimizer */
+  private optimizerFrom = 0;
 
   private constructor(
     private readonly model: GPT,
@@ -92,8 +73,7 @@ export class GPTStepWebGPU {
     private readonly decayed: boolean[],
     private readonly betas: { beta1: number; beta2: number; eps: number },
   ) {
-    this.backend = tf.backend() as unknown as WebGPUBackendLike;
-    this.device = this.backend.device;
+    this.r = new KernelRunner([...vars, ...m, ...s]);
     let off = 0;
     for (const v of vars) {
       this.offsets.push(off);
@@ -102,7 +82,10 @@ export class GPTStepWebGPU {
     this.gradSize = off;
     this.allocate();
     this.build();
-    this.dispatchesPerStep = this.fwdBwd.length + this.optim.length;
+  }
+
+  get dispatchesPerStep(): number {
+    return this.r.ops.length;
   }
 
   /**
@@ -110,13 +93,13 @@ export class GPTStepWebGPU {
    * none. Pipelines are compiled here, so WGSL or validation errors surface as a rejected promise.
    */
   static async create(
-    model: CausalLike, batchSize: number, vars: tf.Variable[], m: tf.Variable[], s: tf.Variable[], decayed: boolean[],
+    model: object, batchSize: number, vars: tf.Variable[], m: tf.Variable[], s: tf.Variable[], decayed: boolean[],
     betas: { beta1: number; beta2: number; eps: number },
   ): Promise<GPTStepWebGPU> {
     const why = fusedStepUnsupported(model, batchSize);
     if (why) throw new Error(why);
     const step = new GPTStepWebGPU(model as GPT, batchSize, vars, m, s, decayed, betas);
-    await step.compile();
+    await step.r.compile();
     return step;
   }
 
@@ -125,18 +108,18 @@ export class GPTStepWebGPU {
     return this.run(batch, h, true);
   }
 
-  /** Forward and backward only: the loss and the flat gradient (tests compare them with tfjs's). */
+  /** Forward and backward only: the loss and each parameter's gradient (tests compare them with tfjs's). */
   async lossAndGrads(batch: HostBatch, seed = 0): Promise<{ loss: number; grads: Float32Array[] }> {
-    const pending = this.run(batch, { ...this.hyper, seed }, false);
+    const pending = this.run(batch, { stepSize: 0, decay: 0, clip: 1, seed }, false);
     const loss = (await pending.data())[0];
     pending.dispose();
-    const flat = await this.read(this.buf.G, this.gradSize);
+    const flat = await this.r.read(this.buf.G, this.gradSize);
     return { loss, grads: this.vars.map((v, i) => flat.slice(this.offsets[i], this.offsets[i] + v.size)) };
   }
 
   dispose(): void {
-    for (const b of [...this.owned, ...this.staging]) b.destroy();
-    this.owned.length = 0;
+    this.r.dispose();
+    for (const b of this.staging) b.destroy();
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -144,54 +127,19 @@ export class GPTStepWebGPU {
   private run(batch: HostBatch, h: StepHyper, update: boolean): PendingLoss {
     if (batch.B !== this.B) throw new Error(`batch of ${batch.B} rows, step built for ${this.B}`);
     if (batch.T > this.model.config.blockSize) throw new Error(`batch of ${batch.T} positions > context ${this.model.config.blockSize}`);
-    this.hyper = h;
-    const targets = [...this.vars, ...this.m, ...this.s];
-    // tfjs may hold values on the CPU or have work queued for these tensors: upload, and flush its queue first
-    for (const v of targets) this.backend.uploadToGPU(v.dataId);
-    if (this.backend.commandEncoder) {
-      this.backend.endComputePassEncoder();
-      this.backend.submitQueue();
-    }
-    const now = targets.map((v) => this.gpuBuffer(v));
-    if (now.some((b, i) => b !== this.boundTo[i])) this.bindAll(now);
-
-    const T = batch.T, N = this.B * T;
-    const q = this.device.queue;
+    this.r.syncTfjs();
+    const N = this.B * batch.T;
+    const q = this.r.device.queue;
     q.writeBuffer(this.buf.idx, 0, batch.idx.buffer as ArrayBuffer, batch.idx.byteOffset, N * 4);
     q.writeBuffer(this.buf.targets, 0, batch.targets.buffer as ArrayBuffer, batch.targets.byteOffset, N * 4);
     q.writeBuffer(this.buf.weights, 0, batch.weights.buffer as ArrayBuffer, batch.weights.byteOffset, N * 4);
     let W = 0;
     for (let i = 0; i < N; i++) W += batch.weights[i];
-    this.W = Math.max(W, 1);
-
-    const ops = update ? [...this.fwdBwd, ...this.optim] : this.fwdBwd;
-    const uni = new ArrayBuffer(SLOT * ops.length);
-    ops.forEach(({ op }, i) => {
-      const u32 = new Uint32Array(uni, i * SLOT, op.kernel.uniforms.length);
-      const f32 = new Float32Array(uni, i * SLOT, op.kernel.uniforms.length);
-      op.uniforms(T).forEach((x, j) => {
-        if (op.kernel.uniforms[j].endsWith(':f')) f32[j] = x;
-        else u32[j] = x >>> 0;
-      });
-    });
-    q.writeBuffer(this.uniformBuf, 0, uni);
-
-    const enc = this.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (const { op, group } of ops) {
-      const [x, y] = op.groups(T);
-      if (x === 0 || y === 0) continue;
-      pass.setPipeline(this.pipelines.get(op.kernel.name)!.pipeline);
-      pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(x, y);
-    }
-    pass.end();
-    const staging = this.staging.pop() ?? this.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.r.encode({ T: batch.T, W: Math.max(W, 1), h }, 0, update ? this.r.ops.length : this.optimizerFrom);
+    const staging = this.staging.pop() ?? this.r.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     enc.copyBufferToBuffer(this.buf.loss, 0, staging, 0, 4);
     q.submit([enc.finish()]);
-    // tfjs caches values it has read on the CPU; ours are now newer
-    if (update) for (const v of targets) this.backend.tensorMap.get(v.dataId).values = null;
-
+    if (update) this.r.invalidateTfjs([...this.vars, ...this.m, ...this.s]);
     let done = false;
     return {
       data: async () => {
@@ -208,177 +156,81 @@ export class GPTStepWebGPU {
     };
   }
 
-  private gpuBuffer(v: tf.Tensor): GPUBuffer {
-    const r = this.backend.tensorMap.get(v.dataId).resource;
-    if (!r || !(r instanceof GPUBuffer)) throw new Error('a parameter is not in a GPU buffer');
-    return r;
-  }
-
-  private async read(buffer: GPUBuffer, floats: number): Promise<Float32Array> {
-    const st = this.device.createBuffer({ size: floats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(buffer, 0, st, 0, floats * 4);
-    this.device.queue.submit([enc.finish()]);
-    await st.mapAsync(GPUMapMode.READ);
-    const out = new Float32Array(st.getMappedRange().slice(0));
-    st.destroy();
-    return out;
-  }
-
-  private create(floats: number): GPUBuffer {
-    const b = this.device.createBuffer({
-      size: Math.max(16, Math.ceil(floats) * 4),
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    });
-    this.owned.push(b);
-    return b;
-  }
-
   private allocate(): void {
     const { vocabSize: V, nLayer: L, nEmbd: D, nHead: H, blockSize: T } = this.model.config;
     const N = this.B * T, F = 4 * D;
     const chunks = Math.ceil(N / K.COL_CHUNK);
-    const b = this.buf;
-    Object.assign(b, {
-      idx: this.create(N), targets: this.create(N), weights: this.create(N),
-      lnf: this.create(N * D), meanF: this.create(N), rstdF: this.create(N),
-      logits: this.create(N * V), lossRows: this.create(N), loss: this.create(1),
-      qkv: this.create(N * 3 * D), dres: this.create(N * D), dbr: this.create(N * D), dX: this.create(N * D),
-      dY: this.create(N * D), dpre: this.create(N * F), dQ: this.create(N * D), dK: this.create(N * D), dV: this.create(N * D),
-      dS: this.create(this.B * H * T * T), partial: this.create(2 * chunks * Math.max(F, 3 * D, V)),
-      G: this.create(this.gradSize), normPartial: this.create(Math.ceil(this.gradSize / K.NORM_CHUNK)), normSq: this.create(1),
-      res0: this.create(N * D),
+    const a = (n: number) => this.r.buffer(n);
+    Object.assign(this.buf, {
+      idx: a(N), targets: a(N), weights: a(N), lnf: a(N * D), meanF: a(N), rstdF: a(N), logits: a(N * V), lossRows: a(N),
+      loss: a(1), qkv: a(N * 3 * D), dres: a(N * D), dbr: a(N * D), dX: a(N * D), dY: a(N * D), dpre: a(N * F),
+      dQ: a(N * D), dK: a(N * D), dV: a(N * D), dS: a(this.B * H * T * T), partial: a(2 * chunks * Math.max(F, 3 * D, V)),
+      G: a(this.gradSize), normPartial: a(Math.ceil(this.gradSize / K.NORM_CHUNK)), normSq: a(1), res0: a(N * D),
     });
     const { cos, sin } = this.model.config.pos === 'rope' ? ropeTableValues(D / H, T) : { cos: new Float32Array(4), sin: new Float32Array(4) };
-    b.cos = this.create(cos.length);
-    b.sin = this.create(sin.length);
-    this.device.queue.writeBuffer(b.cos, 0, cos.buffer as ArrayBuffer);
-    this.device.queue.writeBuffer(b.sin, 0, sin.buffer as ArrayBuffer);
+    this.buf.cos = a(cos.length);
+    this.buf.sin = a(sin.length);
+    this.r.device.queue.writeBuffer(this.buf.cos, 0, cos.buffer as ArrayBuffer);
+    this.r.device.queue.writeBuffer(this.buf.sin, 0, sin.buffer as ArrayBuffer);
     for (let l = 0; l < L; l++)
       this.perLayer.push({
-        ln1: this.create(N * D), mean1: this.create(N), rstd1: this.create(N), Q: this.create(N * D), K: this.create(N * D),
-        V: this.create(N * D), P: this.create(this.B * H * T * T), atty: this.create(N * D), mid: this.create(N * D),
-        ln2: this.create(N * D), mean2: this.create(N), rstd2: this.create(N), pre: this.create(N * F), out: this.create(N * D),
+        ln1: a(N * D), mean1: a(N), rstd1: a(N), Q: a(N * D), K: a(N * D), V: a(N * D), P: a(this.B * H * T * T),
+        atty: a(N * D), mid: a(N * D), ln2: a(N * D), mean2: a(N), rstd2: a(N), pre: a(N * F), out: a(N * D),
       });
   }
-
-  private async compile(): Promise<void> {
-    const kernels = new Map<string, K.KernelDef>();
-    for (const { op } of [...this.fwdBwd, ...this.optim]) kernels.set(op.kernel.name, op.kernel);
-    await Promise.all([...kernels.values()].map(async (k) => {
-      const layout = this.device.createBindGroupLayout({
-        entries: [
-          { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
-          ...k.buffers.map(([, access], i) => ({
-            binding: i + 1,
-            visibility: GPUShaderStage.COMPUTE,
-            buffer: { type: access === 'r' ? 'read-only-storage' as const : 'storage' as const },
-          })),
-        ],
-      });
-      const module = this.device.createShaderModule({ code: K.wgslSource(k), label: k.name });
-      const info = await module.getCompilationInfo();
-      const errors = info.messages.filter((msg) => msg.type === 'error');
-      if (errors.length) throw new Error(`WGSL ${k.name}: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}`);
-      const pipeline = await this.device.createComputePipelineAsync({
-        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: 'entry' },
-        label: k.name,
-      });
-      this.pipelines.set(k.name, { pipeline, layout });
-    }));
-    this.bindAll(this.boundTo);
-  }
-
-  /** Bind groups for every op; redone when tfjs has moved a variable to another buffer (assign, resume). */
-  private bindAll(tfjsBuffers: GPUBuffer[]): void {
-    this.boundTo = tfjsBuffers;
-    if (this.pipelines.size === 0 || tfjsBuffers.length === 0) return;
-    const resolve = (x: GPUBuffer | GPUBufferBinding): GPUBufferBinding => {
-      const binding = x instanceof GPUBuffer ? { buffer: x } : x;
-      const i = this.placeholders.indexOf(binding.buffer);
-      return i < 0 ? binding : { ...binding, buffer: tfjsBuffers[i] };
-    };
-    let slot = 0;
-    const group = (op: Op) => {
-      const { layout } = this.pipelines.get(op.kernel.name)!;
-      return this.device.createBindGroup({
-        layout,
-        entries: [
-          { binding: 0, resource: { buffer: this.uniformBuf, offset: SLOT * slot++, size: SLOT } },
-          ...op.bind.map((x, i) => ({ binding: i + 1, resource: resolve(x) })),
-        ],
-      });
-    };
-    this.fwdBwd = this.fwdBwd.map(({ op }) => ({ op, group: group(op) }));
-    this.optim = this.optim.map(({ op }) => ({ op, group: group(op) }));
-  }
-
-  // Stand-ins for the tfjs-owned buffers (params, m, s) while ops are recorded; bindAll swaps in the real ones.
-  private placeholders: GPUBuffer[] = [];
 
   private build(): void {
     const { vocabSize: V, nLayer: L, nEmbd: D, nHead: H, blockSize: maxT, dropout, pos } = this.model.config;
     const F = 4 * D, hd = D / H, B = this.B, keep = 1 - dropout;
     const rope = pos === 'rope';
     const names = [...this.model.params.keys()];
-    this.placeholders = [...this.vars, ...this.m, ...this.s].map(() => this.create(1));
-    const param = (name: string) => this.placeholders[names.indexOf(name)];
-    const grad = (name: string): GPUBufferBinding => {
-      const i = names.indexOf(name);
-      return { buffer: this.buf.G, offset: this.offsets[i] * 4, size: Math.ceil(this.vars[i].size / 64) * 256 };
-    };
+    const nv = this.vars.length;
+    const param = (name: string) => this.r.tensor(names.indexOf(name));
     const off = (name: string) => this.offsets[names.indexOf(name)];
+    const grad = (name: string): GPUBufferBinding =>
+      ({ buffer: this.buf.G, offset: off(name) * 4, size: Math.ceil(this.vars[names.indexOf(name)].size / 64) * 256 });
     const b = this.buf;
-    const fb: Op[] = [];
-    const seed = () => this.hyper.seed;
-    const flat = (n: number, wg = 256): [number, number] => {
-      const g = Math.ceil(n / wg);
-      return g <= 65535 ? [g, 1] : [65535, Math.ceil(g / 65535)];
-    };
-    const rows = (n: number): [number, number] => (n <= 65535 ? [n, 1] : [65535, Math.ceil(n / 65535)]);
+    const op = (o: Op<StepContext>) => this.r.add(o);
     const chunks = (T: number) => Math.ceil((B * T) / K.COL_CHUNK);
-
-    const mm = (v: Partial<K.MatmulVariant>, bind: (GPUBuffer | GPUBufferBinding)[], dims: (T: number) => [number, number, number], site = 0) => {
-      const kernel = K.matmul({ transA: false, transB: false, bias: false, geluA: false, resid: false, dropout: false, geluGradOut: false, ...v });
-      fb.push({
-        kernel, bind,
-        uniforms: (T) => [...dims(T), seed(), site, keep],
-        groups: (T) => { const [M, Nn] = dims(T); return [Math.ceil(Nn / 64), Math.ceil(M / 64)]; },
+    const mm = (v: Partial<K.MatmulVariant>, bind: Op<StepContext>['bind'], dims: (T: number) => [number, number, number], site = 0) =>
+      op({
+        kernel: K.matmul({ transA: false, transB: false, bias: false, geluA: false, resid: false, dropout: false, geluGradOut: false, ...v }),
+        bind,
+        uniforms: (c) => [...dims(c.T), c.h.seed, site, keep],
+        groups: (c) => { const [M, Nn] = dims(c.T); return [Math.ceil(Nn / 64), Math.ceil(M / 64)]; },
       });
-    };
     const layerNorm = (X: GPUBuffer, name: string, Y: GPUBuffer, mean: GPUBuffer, rstd: GPUBuffer) =>
-      fb.push({ kernel: K.layerNormForward, bind: [X, param(name + '.weight'), param(name + '.bias'), Y, mean, rstd], uniforms: (T) => [B * T, D, 1e-5], groups: (T) => rows(B * T) });
+      op({ kernel: K.layerNormForward, bind: [X, param(name + '.weight'), param(name + '.bias'), Y, mean, rstd], uniforms: (c) => [B * c.T, D, 1e-5], groups: (c) => rowGroups(B * c.T) });
     const layerNormBack = (X: GPUBuffer, name: string, mean: GPUBuffer, rstd: GPUBuffer, dY: GPUBuffer, accumulate: boolean) => {
-      fb.push({ kernel: K.layerNormBackward(accumulate), bind: [X, param(name + '.weight'), mean, rstd, dY, b.dres], uniforms: (T) => [B * T, D], groups: (T) => rows(B * T) });
-      fb.push({ kernel: K.colSumPartial(true), bind: [X, mean, rstd, dY, b.partial], uniforms: (T) => [B * T, D, chunks(T)], groups: (T) => [Math.ceil(D / 64), chunks(T)] });
-      fb.push({ kernel: K.colSumFinish(true), bind: [b.partial, b.G], uniforms: (T) => [D, chunks(T), off(name + '.weight'), off(name + '.bias')], groups: () => [Math.ceil(D / 64), 1] });
+      op({ kernel: K.layerNormBackward(accumulate), bind: [X, param(name + '.weight'), mean, rstd, dY, b.dres], uniforms: (c) => [B * c.T, D], groups: (c) => rowGroups(B * c.T) });
+      op({ kernel: K.colSumPartial(true), bind: [X, mean, rstd, dY, b.partial], uniforms: (c) => [B * c.T, D, chunks(c.T)], groups: (c) => [Math.ceil(D / 64), chunks(c.T)] });
+      op({ kernel: K.colSumFinish(true), bind: [b.partial, b.G], uniforms: (c) => [D, chunks(c.T), off(name + '.weight'), off(name + '.bias')], groups: () => [Math.ceil(D / 64), 1] });
     };
     const biasGrad = (X: GPUBuffer, C: number, name: string) => {
-      fb.push({ kernel: K.colSumPartial(false), bind: [X, b.partial], uniforms: (T) => [B * T, C, chunks(T)], groups: (T) => [Math.ceil(C / 64), chunks(T)] });
-      fb.push({ kernel: K.colSumFinish(false), bind: [b.partial, b.G], uniforms: (T) => [C, chunks(T), off(name), 0], groups: () => [Math.ceil(C / 64), 1] });
+      op({ kernel: K.colSumPartial(false), bind: [X, b.partial], uniforms: (c) => [B * c.T, C, chunks(c.T)], groups: (c) => [Math.ceil(C / 64), chunks(c.T)] });
+      op({ kernel: K.colSumFinish(false), bind: [b.partial, b.G], uniforms: (c) => [C, chunks(c.T), off(name), 0], groups: () => [Math.ceil(C / 64), 1] });
     };
     /** the gradient of a dropout branch: dres through the mask (or dres itself without dropout) */
     const branch = (site: number): GPUBuffer => {
       if (keep >= 1) return b.dres;
-      fb.push({ kernel: K.dropoutMask, bind: [b.dres, b.dbr], uniforms: (T) => [B * T * D, seed(), site, keep], groups: (T) => flat(B * T * D) });
+      op({ kernel: K.dropoutMask, bind: [b.dres, b.dbr], uniforms: (c) => [B * c.T * D, c.h.seed, site, keep], groups: (c) => flatGroups(B * c.T * D) });
       return b.dbr;
     };
     const scale = 1 / Math.sqrt(hd);
     const res = (l: number) => (l === 0 ? b.res0 : this.perLayer[l - 1].out);
 
     // ---- forward
-    fb.push({
+    op({
       kernel: K.embedForward(!rope),
       bind: [b.idx, param('transformer.wte.weight'), ...(rope ? [] : [param('transformer.wpe.weight')]), b.res0],
-      uniforms: (T) => [B * T, D, T, seed(), 0, keep], groups: (T) => flat(B * T * D),
+      uniforms: (c) => [B * c.T, D, c.T, c.h.seed, 0, keep], groups: (c) => flatGroups(B * c.T * D),
     });
     for (let l = 0; l < L; l++) {
       const p = `transformer.h.${l}.`, a = this.perLayer[l];
       layerNorm(res(l), p + 'ln_1', a.ln1, a.mean1, a.rstd1);
       mm({ bias: true }, [a.ln1, param(p + 'attn.c_attn.weight'), param(p + 'attn.c_attn.bias'), b.qkv], (T) => [B * T, 3 * D, D]);
-      fb.push({ kernel: K.qkvSplit(rope), bind: [b.qkv, b.cos, b.sin, a.Q, a.K, a.V], uniforms: (T) => [B * T, D, T, H, hd], groups: (T) => flat(B * T * D) });
-      fb.push({ kernel: K.attentionForward(maxT, hd), bind: [a.Q, a.K, a.V, a.P, a.atty], uniforms: (T) => [T, H, scale], groups: (T) => [T, B * H] });
+      op({ kernel: K.qkvSplit(rope), bind: [b.qkv, b.cos, b.sin, a.Q, a.K, a.V], uniforms: (c) => [B * c.T, D, c.T, H, hd], groups: (c) => flatGroups(B * c.T * D) });
+      op({ kernel: K.attentionForward(maxT, hd), bind: [a.Q, a.K, a.V, a.P, a.atty], uniforms: (c) => [c.T, H, scale], groups: (c) => [c.T, B * H] });
       mm({ bias: true, resid: true, dropout: keep < 1 }, [a.atty, param(p + 'attn.c_proj.weight'), param(p + 'attn.c_proj.bias'), res(l), a.mid], (T) => [B * T, D, D], 1 + 2 * l);
       layerNorm(a.mid, p + 'ln_2', a.ln2, a.mean2, a.rstd2);
       mm({ bias: true }, [a.ln2, param(p + 'mlp.c_fc.weight'), param(p + 'mlp.c_fc.bias'), a.pre], (T) => [B * T, F, D]);
@@ -386,8 +238,8 @@ export class GPTStepWebGPU {
     }
     layerNorm(res(L), 'transformer.ln_f', b.lnf, b.meanF, b.rstdF);
     mm({ transB: true }, [b.lnf, param('lm_head.weight'), b.logits], (T) => [B * T, V, D]);
-    fb.push({ kernel: K.crossEntropy, bind: [b.targets, b.weights, b.logits, b.lossRows], uniforms: (T) => [B * T, V, this.W], groups: (T) => rows(B * T) });
-    fb.push({ kernel: K.sumAll, bind: [b.lossRows, b.loss], uniforms: (T) => [B * T, 1 / this.W], groups: () => [1, 1] });
+    op({ kernel: K.crossEntropy, bind: [b.targets, b.weights, b.logits, b.lossRows], uniforms: (c) => [B * c.T, V, c.W], groups: (c) => rowGroups(B * c.T) });
+    op({ kernel: K.sumAll, bind: [b.lossRows, b.loss], uniforms: (c) => [B * c.T, 1 / c.W], groups: () => [1, 1] });
 
     // ---- backward (the logits buffer now holds their gradient)
     mm({}, [b.logits, param('lm_head.weight'), b.dX], (T) => [B * T, D, V]);
@@ -409,42 +261,31 @@ export class GPTStepWebGPU {
       mm({ transB: true }, [br, param(p + 'attn.c_proj.weight'), b.dY], (T) => [B * T, D, D]);
       mm({ transA: true }, [a.atty, br, grad(p + 'attn.c_proj.weight')], (T) => [D, D, B * T]);
       biasGrad(br, D, p + 'attn.c_proj.bias');
-      fb.push({ kernel: K.attentionBackwardQuery(maxT, hd), bind: [a.K, a.V, a.P, b.dY, b.dS, b.dQ], uniforms: (T) => [T, H, scale], groups: (T) => [T, B * H] });
-      fb.push({ kernel: K.attentionBackwardKey(hd), bind: [a.Q, a.P, b.dS, b.dY, b.dK, b.dV], uniforms: (T) => [T, H, scale], groups: (T) => [T, B * H] });
-      fb.push({ kernel: K.qkvMerge(rope), bind: [b.dQ, b.dK, b.dV, b.cos, b.sin, b.qkv], uniforms: (T) => [B * T, D, T, H, hd], groups: (T) => flat(B * T * D) });
+      op({ kernel: K.attentionBackwardQuery(maxT, hd), bind: [a.K, a.V, a.P, b.dY, b.dS, b.dQ], uniforms: (c) => [c.T, H, scale], groups: (c) => [c.T, B * H] });
+      op({ kernel: K.attentionBackwardKey(hd), bind: [a.Q, a.P, b.dS, b.dY, b.dK, b.dV], uniforms: (c) => [c.T, H, scale], groups: (c) => [c.T, B * H] });
+      op({ kernel: K.qkvMerge(rope), bind: [b.dQ, b.dK, b.dV, b.cos, b.sin, b.qkv], uniforms: (c) => [B * c.T, D, c.T, H, hd], groups: (c) => flatGroups(B * c.T * D) });
       mm({ transA: true }, [a.ln1, b.qkv, grad(p + 'attn.c_attn.weight')], (T) => [D, 3 * D, B * T]);
       biasGrad(b.qkv, 3 * D, p + 'attn.c_attn.bias');
       mm({ transB: true }, [b.qkv, param(p + 'attn.c_attn.weight'), b.dX], (T) => [B * T, D, 3 * D]);
       layerNormBack(res(l), p + 'ln_1', a.mean1, a.rstd1, b.dX, true);
     }
-    const d0 = branch(0);
-    fb.push({
-      kernel: K.embedBackward(!rope), bind: [b.idx, d0, b.G],
-      uniforms: (T) => [B * T, D, T, V, maxT, off('transformer.wte.weight'), rope ? 0 : off('transformer.wpe.weight')],
-      groups: () => flat(Math.max(V, rope ? 0 : maxT) * D),
+    op({
+      kernel: K.embedBackward(!rope), bind: [b.idx, branch(0), b.G],
+      uniforms: (c) => [B * c.T, D, c.T, V, maxT, off('transformer.wte.weight'), rope ? 0 : off('transformer.wpe.weight')],
+      groups: () => flatGroups(Math.max(V, rope ? 0 : maxT) * D),
     });
 
     // ---- optimizer: global gradient norm, then AdamW per parameter in place
-    const opt: Op[] = [];
+    this.optimizerFrom = this.r.ops.length;
     const normGroups = Math.ceil(this.gradSize / K.NORM_CHUNK);
-    opt.push({ kernel: K.squareSumPartial, bind: [b.G, b.normPartial], uniforms: () => [this.gradSize], groups: () => [normGroups, 1] });
-    opt.push({ kernel: K.sumAll, bind: [b.normPartial, b.normSq], uniforms: () => [normGroups, 1], groups: () => [1, 1] });
-    const nv = this.vars.length;
-    this.vars.forEach((v, i) => {
-      opt.push({
-        kernel: K.adamw,
-        bind: [b.G, b.normSq, this.placeholders[i], this.placeholders[nv + i], this.placeholders[2 * nv + i]],
-        uniforms: () => [this.offsets[i], v.size, this.betas.beta1, this.betas.beta2, this.betas.eps, this.hyper.stepSize,
-          this.decayed[i] ? this.hyper.decay : 0, this.hyper.clip],
-        groups: () => flat(v.size),
-      });
-    });
-    const dummy = undefined as unknown as GPUBindGroup; // made by bindAll once pipelines exist
-    this.fwdBwd = fb.map((op) => ({ op, group: dummy }));
-    this.optim = opt.map((op) => ({ op, group: dummy }));
-    this.uniformBuf = this.device.createBuffer({ size: SLOT * (fb.length + opt.length), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.owned.push(this.uniformBuf);
+    op({ kernel: K.squareSumPartial, bind: [b.G, b.normPartial], uniforms: () => [this.gradSize], groups: () => [normGroups, 1] });
+    op({ kernel: K.sumAll, bind: [b.normPartial, b.normSq], uniforms: () => [normGroups, 1], groups: () => [1, 1] });
+    this.vars.forEach((v, i) => op({
+      kernel: K.adamw,
+      bind: [b.G, b.normSq, this.r.tensor(i), this.r.tensor(nv + i), this.r.tensor(2 * nv + i)],
+      uniforms: (c) => [this.offsets[i], v.size, this.betas.beta1, this.betas.beta2, this.betas.eps, c.h.stepSize,
+        this.decayed[i] ? c.h.decay : 0, c.h.clip],
+      groups: () => flatGroups(v.size),
+    }));
   }
 }
-
-type CausalLike = object;
