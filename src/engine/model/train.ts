@@ -100,10 +100,10 @@ export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Seq
     writeFileAtomic(statePath, encodeSafetensors(tensors, { step: String(done), steps: String(opts.steps), loss: String(ema) }));
   };
 
-  // On WebGPU the whole step is our own kernels in one submit (STAR_FUSED_STEP=0 keeps the tfjs ops).
+  // On WebGPU the whole step is our own kernels in one submit (STAR_WEBGPU_FUSED=0 keeps the tfjs ops).
   let fused: GPTStepWebGPU | undefined;
   if (tf.getBackend() === 'webgpu') {
-    if (process.env.STAR_FUSED_STEP === '0') opts.log?.('training step: tfjs ops (STAR_FUSED_STEP=0)');
+    if (process.env.STAR_WEBGPU_FUSED === '0') opts.log?.('training step: tfjs ops (STAR_WEBGPU_FUSED=0)');
     else {
       try {
         fused = await GPTStepWebGPU.create(model, opts.batchSize, vars, m, s, vars.map((v) => decay.has(v)), { beta1: BETA1, beta2: BETA2, eps: EPS });

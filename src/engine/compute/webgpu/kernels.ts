@@ -650,3 +650,136 @@ fn entry(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wi
   main(lid, wid, gid);
 }`;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// decoding with a KV cache: n rows, Tq new tokens each, after `past` cached positions
+
+/** X[i, :] = wte[ids[i], :] (+ wpe[pos[i], :]) for the new tokens; each row has its own positions (left padding). */
+export function embedAt(learnedPos: boolean): KernelDef {
+  return {
+    name: `embedAt${learnedPos ? '[wpe]' : ''}`,
+    uniforms: ['N', 'D'],
+    buffers: [['ids:i', 'r'], ['pos:i', 'r'], ['wte', 'r'], ...(learnedPos ? [['wpe', 'r'] as [string, 'r']] : []), ['X', 'w']],
+    workgroupSize: [256, 1],
+    code: /* wgsl */ `
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let o = gid.x + gid.y * 65535u * 256u;
+  if (o >= u.N * u.D) { return; }
+  let i = o / u.D;
+  let d = o % u.D;
+  ${learnedPos ? 'X[o] = wte[u32(ids[i]) * u.D + d] + wpe[u32(pos[i]) * u.D + d];' : '_ = pos[0]; X[o] = wte[u32(ids[i]) * u.D + d];'}
+}`,
+  };
+}
+
+/**
+ * Splits qkv [n*Tq, 3D] of the new tokens: Q [n, H, Tq, hd], and K, V into the cache [n, H, maxT, hd] at slots
+ * past..past+Tq-1, rotating Q and K at each token's own position.
+ */
+export function qkvToCache(rope: boolean): KernelDef {
+  return {
+    name: `qkvToCache${rope ? '[rope]' : ''}`,
+    uniforms: ['N', 'D', 'Tq', 'H', 'hd', 'past', 'maxT'],
+    buffers: [['QKV', 'r'], ['pos:i', 'r'], ['cosT', 'r'], ['sinT', 'r'], ['Q', 'w'], ['Kc', 'w'], ['Vc', 'w']],
+    workgroupSize: [256, 1],
+    code: /* wgsl */ `
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let e = gid.x + gid.y * 65535u * 256u;
+  if (e >= u.N * u.D) { return; }
+  let n = e / u.D;
+  let c = e % u.D;
+  let r = n / u.Tq;
+  let j = n % u.Tq;
+  let h = c / u.hd;
+  let i = c % u.hd;
+  let row = n * 3u * u.D;
+  var q = QKV[row + c];
+  var k = QKV[row + u.D + c];
+  ${rope ? /* wgsl */ `
+  let t = u32(pos[n]);
+  let hh = u.hd / 2u;
+  let lo = i < hh;
+  let p = h * u.hd + select(i - hh, i + hh, lo);
+  let sg = select(1.0, -1.0, lo);
+  let cs = cosT[t * u.hd + i];
+  let sn = sinT[t * u.hd + i];
+  q = q * cs + sg * QKV[row + p] * sn;
+  k = k * cs + sg * QKV[row + u.D + p] * sn;` : '_ = pos[0]; _ = cosT[0] + sinT[0];'}
+  Q[((r * u.H + h) * u.Tq + j) * u.hd + i] = q;
+  let slot = ((r * u.H + h) * u.maxT + u.past + j) * u.hd + i;
+  Kc[slot] = k;
+  Vc[slot] = QKV[row + 2u * u.D + c];
+}`,
+  };
+}
+
+/**
+ * Attention of the new tokens over the cache: query j of row r sees keys 0..past+j, except prompt positions
+ * (< promptLen) whose keyMask is 0 (left padding). A query with no key to see (a padding position) gets zeros.
+ */
+export function attentionCached(maxT: number, hd: number): KernelDef {
+  return {
+    name: `attentionCached[T${maxT},hd${hd}]`,
+    uniforms: ['Tq', 'H', 'past', 'maxT', 'promptLen', 'scale:f'],
+    buffers: [['Q', 'r'], ['Kc', 'r'], ['Vc', 'r'], ['keyMask', 'r'], ['Y', 'w']],
+    workgroupSize: [64, 1],
+    code: /* wgsl */ `
+${reduce64}
+const HD = ${hd}u;
+var<workgroup> q: array<f32, ${hd}>;
+var<workgroup> p: array<f32, ${maxT}>;
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let j = wid.x;
+  let rh = wid.y;
+  let r = rh / u.H;
+  let h = rh % u.H;
+  let l = lid.x;
+  let last = u.past + j;
+  let base = rh * u.maxT * HD;
+  for (var d = l; d < HD; d += 64u) { q[d] = Q[(rh * u.Tq + j) * HD + d]; }
+  workgroupBarrier();
+  var mx = -3.4e38;
+  for (var s = l; s <= last; s += 64u) {
+    var sc = -3.4e38;
+    if (s >= u.promptLen || keyMask[r * u.maxT + s] > 0.0) {
+      var qk = 0.0;
+      for (var d = 0u; d < HD; d++) { qk = fma(q[d], Kc[base + s * HD + d], qk); }
+      sc = qk * u.scale;
+    }
+    p[s] = sc;
+    mx = max(mx, sc);
+  }
+  let m = max64(mx, l);
+  var sum = 0.0;
+  for (var s = l; s <= last; s += 64u) {
+    var e = 0.0;
+    if (p[s] > -3.0e38) { e = exp(p[s] - m); }
+    p[s] = e;
+    sum += e;
+  }
+  let total = sum64(sum, l);
+  let inv = select(0.0, 1.0 / total, total > 0.0);
+  workgroupBarrier();
+  for (var d = l; d < HD; d += 64u) {
+    var acc = 0.0;
+    for (var s = 0u; s <= last; s++) { acc = fma(p[s], Vc[base + s * HD + d], acc); }
+    Y[((r * u.Tq + j) * u.H + h) * HD + d] = acc * inv;
+  }
+}`,
+  };
+}
+
+/** Xl[r, :] = X[r*Tq + Tq - 1, :]: only each row's last position goes on to the logits. */
+export const takeLast: KernelDef = {
+  name: 'takeLast',
+  uniforms: ['n', 'Tq', 'D'],
+  buffers: [['X', 'r'], ['Xl', 'w']],
+  workgroupSize: [256, 1],
+  code: /* wgsl */ `
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let o = gid.x + gid.y * 65535u * 256u;
+  if (o >= u.n * u.D) { return; }
+  let r = o / u.D;
+  Xl[o] = X[(r * u.Tq + u.Tq - 1u) * u.D + o % u.D];
+}`,
+};

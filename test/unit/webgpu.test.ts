@@ -1,13 +1,15 @@
-// The fused WebGPU training step (src/engine/compute/webgpu) against the tfjs ops it replaces, on the WebGPU adapter
+// The fused WebGPU training step and decoder (src/engine/compute/webgpu) against the tfjs ops they replace, on the WebGPU adapter
 // of this machine: Mesa's lavapipe (software Vulkan, installed by scripts/setup-webgpu.sh) where there is no GPU.
 // STAR_REQUIRE_WEBGPU=1 (npm test sets it) turns a missing adapter into a failure instead of a skip.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/compute/backend';
+import { GPTDecodeWebGPU } from '../../src/engine/compute/webgpu/gptDecode';
 import { GPTStepWebGPU, HostBatch } from '../../src/engine/compute/webgpu/gptStep';
 import { GPT, GPTConfig } from '../../src/engine/model/gpt';
 import { CharTokenizer } from '../../src/engine/model/tokenizer';
+import { sample } from '../../src/engine/model/sample';
 import { train } from '../../src/engine/model/train';
 
 process.env.STAR_WEBGPU_SOFTWARE = '1';
@@ -89,7 +91,7 @@ describe('fused WebGPU training step', () => {
     const opts = { steps: 6, batchSize: 4, lr: 3e-3, warmupFraction: 0.2, weightDecay: 0.1, gradClip: 0.5, seed: 9 };
     const cfg = config({ vocabSize: tok.vocabSize });
     const run = async (fusedStep: boolean) => {
-      process.env.STAR_FUSED_STEP = fusedStep ? '1' : '0';
+      process.env.STAR_WEBGPU_FUSED = fusedStep ? '1' : '0';
       const model = new GPT(cfg, undefined, 11);
       const before = await model.p('lm_head.weight').data(); // tfjs caches what it has read: it must not go stale
       const said: string[] = [];
@@ -102,7 +104,7 @@ describe('fused WebGPU training step', () => {
     };
     const tfjs = await run(false);
     const fused = await run(true);
-    delete process.env.STAR_FUSED_STEP;
+    delete process.env.STAR_WEBGPU_FUSED;
     assert.match(fused.said.join('\n'), /fused WebGPU kernels, \d+ dispatches/);
     assert.match(tfjs.said.join('\n'), /tfjs ops/);
     assert.equal(fused.losses.length, 6);
@@ -142,6 +144,82 @@ describe('fused WebGPU training step', () => {
       assert.ok(Math.abs(numeric - g[at]) <= 0.03 * Math.abs(g[at]) + 1e-4, `${name}[${at}]: analytic ${g[at]}, numeric ${numeric}`);
     }
     dispose();
+    model.dispose();
+  });
+});
+
+describe('fused WebGPU decoder', () => {
+  for (const pos of ['rope', 'learned'] as const) {
+    test(`logits of left-padded prompts and of each next token equal the tfjs model's (${pos} positions)`, async (t) => {
+      if (unavailable) return t.skip(unavailable);
+      const model = new GPT(config({ pos }), undefined, 6);
+      const n = 3, L = 7, V = 23;
+      const lens = [7, 3, 5];
+      const ids = new Int32Array(n * L), posArr = new Int32Array(n * L), mask = new Float32Array(n * L);
+      lens.forEach((len, r) => {
+        for (let j = 0; j < len; j++) {
+          ids[r * L + L - len + j] = (r * 7 + j * 3) % V;
+          posArr[r * L + L - len + j] = j;
+          mask[r * L + L - len + j] = 1;
+        }
+      });
+      const dec = await GPTDecodeWebGPU.create(model, 4);
+      let ours = await dec.start(ids, posArr, mask, n, L);
+      let cache = model.emptyCache(n);
+      let maskT = tf.tensor2d(mask, [n, L]);
+      let ref = tf.tidy(() => {
+        const r = model.forward(tf.tensor2d(ids, [n, L], 'int32'), { cache, positions: tf.tensor2d(posArr, [n, L], 'int32'), keyMask: maskT });
+        cache = r.cache!.map(({ k, v }) => ({ k: tf.keep(k), v: tf.keep(v) }));
+        return tf.reshape(tf.slice(r.logits, [0, L - 1, 0], [n, 1, V]), [n, V]);
+      });
+      const lens2 = [...lens];
+      for (let step = 0; step < 4; step++) {
+        const err = relErr(ours, await ref.data());
+        assert.ok(err < 1e-5, `forward ${step}: relative error ${err}`);
+        const next = [1 + step, 5, 9 + step];
+        const p = lens2.map((len) => len); // the new token's position: the row's length so far
+        lens2.forEach((_, i) => lens2[i]++);
+        ours = await dec.next(next, p);
+        const prev = cache;
+        const m2 = tf.concat([maskT, tf.ones([n, 1])], 1) as tf.Tensor2D;
+        ref.dispose();
+        ref = tf.tidy(() => {
+          const r = model.forward(tf.tensor2d(next, [n, 1], 'int32'), { cache: prev, positions: tf.tensor2d(p, [n, 1], 'int32'), keyMask: m2 });
+          cache = r.cache!.map(({ k, v }) => ({ k: tf.keep(k), v: tf.keep(v) }));
+          return tf.reshape(r.logits, [n, V]);
+        });
+        tf.dispose(prev.flatMap(({ k, v }) => [k, v]));
+        maskT.dispose();
+        maskT = m2;
+      }
+      assert.ok(relErr(ours, await ref.data()) < 1e-5);
+      dec.dispose();
+      model.dispose();
+    });
+  }
+
+  test('sample() on WebGPU decodes with the fused kernels and writes what tfjs ops write, greedy and at a temperature', async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const tok = new CharTokenizer([...'0123456789+=;']);
+    const model = new GPT(config({ vocabSize: tok.vocabSize }), undefined, 13);
+    // a 1-token and a 9-token prompt in one batch: the short row outgrows the context's 12 cache positions
+    const prompts = ['7', '12+34=', '999+999=', '5+5='];
+    const run = async (fused: boolean, temperature: number) => {
+      process.env.STAR_WEBGPU_FUSED = fused ? '1' : '0';
+      const said: string[] = [];
+      const out = await sample(model, tok, prompts, { maxNewTokens: 11, temperature, topK: temperature ? 5 : 0, stop: [';'], seeds: [1, 2, 3, 4], log: (m) => said.push(m) });
+      delete process.env.STAR_WEBGPU_FUSED;
+      return { out, said: said.join('\n') };
+    };
+    for (const temperature of [0, 0.8]) {
+      const fused = await run(true, temperature);
+      const ops = await run(false, temperature);
+      assert.match(fused.said, /fused WebGPU kernels/);
+      assert.match(ops.said, /tfjs ops/);
+      assert.deepEqual(fused.out, ops.out, `temperature ${temperature}`);
+      // rows share cache slots: the 1-token row's tokens sit after the 8-token prompt's, past the context's 12
+      if (temperature === 0) assert.ok(8 + fused.out[0].length > 12, `the short row wrote ${fused.out[0].length} tokens`);
+    }
     model.dispose();
   });
 });
