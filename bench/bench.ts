@@ -2,7 +2,7 @@
 //
 //   npm run bench                      CPU: tfjs wasm + native kernels vs PyTorch (Debian python3-torch, OpenBLAS)
 //   npm run bench -- --json            the same, and one JSON object on the last line
-//   npm run bench -- --device gpu      tfjs webgpu (Dawn) vs PyTorch CUDA
+//   npm run bench -- --device gpu      WebGPU (Dawn): our fused WGSL kernels vs PyTorch CUDA (--with-ops: also tfjs's ops)
 //   options: --reps N (default 2), --sizes small,large, --quick (fewer steps); STAR_BENCH_PYTHON=<python with torch>;
 //   STAR_BENCH_ASYNC=1 runs the asynchronous (WebGPU) loop on the CPU backend too, to check it without a GPU
 //
@@ -23,7 +23,8 @@ import { adamwStep, nativeInfo, setThreads } from '../src/engine/compute/native'
 import { GPT, GPTConfig } from '../src/engine/model/gpt';
 import { sample } from '../src/engine/model/sample';
 import { CharTokenizer } from '../src/engine/model/tokenizer';
-import { learningRate, sumAll, train } from '../src/engine/model/train';
+import { adamStepSize, learningRate, sumAll, train } from '../src/engine/model/train';
+import { GPTStepWebGPU, HostBatch, PendingLoss } from '../src/engine/compute/webgpu/gptStep';
 
 // ---------------------------------------------------------------------------------------------------------------
 // what is measured
@@ -168,92 +169,89 @@ async function worker(job: WorkerJob): Promise<unknown> {
 }
 
 /**
- * WebGPU: the same model, loss, clipping and AdamW kernels as train.ts's step, timed over the whole loop (the engine's
- * train() reads the loss only every 10th step on a GPU, so its per-step callbacks come in bursts and cannot time a
- * step); greedy sampling with the KV cache over same-length prompts, each step's tokens read back as the sampler does
- * (and as the twin does). Kept apart from train()/sample() for that timing, not because those cannot run there.
+ * WebGPU: train.ts's step (the fused kernels, or tfjs ops with STAR_WEBGPU_FUSED=0) on the same batches, timed over
+ * the whole loop with the loss read every 10th step as train() does (per-step callbacks would come in bursts of 10
+ * and cannot time one step); then the engine's sampler, as on the CPU.
  */
 async function gpuModel(s: SizeSpec): Promise<object> {
   const T = s.config.blockSize, B = s.train.batchSize, V = s.config.vocabSize;
+  const fused = tf.getBackend() === 'webgpu' && process.env.STAR_WEBGPU_FUSED !== '0';
   const model = new GPT(s.config, undefined, 1);
   const vars = [...model.params.values()];
   const m = vars.map((v) => tf.variable(tf.zerosLike(v), false));
   const sq = vars.map((v) => tf.variable(tf.zerosLike(v), false));
   const rand = lcg(7);
-  const batches = Array.from({ length: 4 }, () => {
+  const batches: HostBatch[] = Array.from({ length: 4 }, () => {
     const a = Int32Array.from({ length: B * (T + 1) }, () => 2 + Math.floor(rand() * (V - 2)));
-    return tf.tidy(() => {
-      const all = tf.tensor2d(a, [B, T + 1], 'int32');
-      return [tf.slice(all, [0, 0], [B, T]), tf.slice(all, [0, 1], [B, T]), tf.ones([B, T])] as tf.Tensor2D[];
-    });
+    const idx = new Int32Array(B * T), targets = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) { idx.set(a.subarray(b * (T + 1), b * (T + 1) + T), b * T); targets.set(a.subarray(b * (T + 1) + 1, (b + 1) * (T + 1)), b * T); }
+    return { B, T, idx, targets, weights: new Float32Array(B * T).fill(1) };
   });
   const total = s.train.warmup + s.train.steps;
-  const step = (i: number): tf.Scalar => tf.tidy(() => {
-    const [idx, tgt, w] = batches[i % batches.length];
-    const { value, grads } = tf.variableGrads(() => model.loss(idx, tgt, w), vars);
-    const g = vars.map((v) => grads[v.name]);
-    const norm = tf.sqrt(sumAll(g.map((x) => tf.sum(tf.square(x)))));
-    const scale = tf.minimum(1, tf.div(s.train.gradClip, tf.add(norm, 1e-6)));
+  const hyper = (i: number) => {
     const lr = learningRate(i, total, s.train.lr, s.train.warmupFraction);
-    const t = i + 1, stepSize = (lr * Math.sqrt(1 - Math.pow(0.98, t))) / (1 - Math.pow(0.9, t));
-    vars.forEach((v, j) => {
-      const [v1, m1, s1] = adamwStep(v, m[j], sq[j], g[j], scale, { beta1: 0.9, beta2: 0.98, eps: 1e-8, stepSize, decay: v.rank === 2 ? lr * s.train.weightDecay : 0 });
-      m[j].assign(m1);
-      sq[j].assign(s1);
-      v.assign(v1);
+    return { lr, stepSize: adamStepSize(lr, i + 1), decay: lr * s.train.weightDecay, clip: s.train.gradClip, seed: 0 };
+  };
+  let step: (i: number) => PendingLoss;
+  let dispatches: number | null = null;
+  if (fused) {
+    const st = await GPTStepWebGPU.create(model, B, vars, m, sq, vars.map((v) => v.rank === 2), { beta1: 0.9, beta2: 0.98, eps: 1e-8 });
+    dispatches = st.dispatchesPerStep;
+    step = (i) => st.step(batches[i % batches.length], hyper(i));
+  } else {
+    const tensors = batches.map((b) => [tf.tensor2d(b.idx, [B, T], 'int32'), tf.tensor2d(b.targets, [B, T], 'int32'), tf.tensor2d(b.weights, [B, T])] as tf.Tensor2D[]);
+    step = (i) => tf.tidy(() => {
+      const [idx, tgt, w] = tensors[i % tensors.length];
+      const h = hyper(i);
+      const { value, grads } = tf.variableGrads(() => model.loss(idx, tgt, w), vars);
+      const g = vars.map((v) => grads[v.name]);
+      const norm = tf.sqrt(sumAll(g.map((x) => tf.sum(tf.square(x)))));
+      const scale = tf.minimum(1, tf.div(h.clip, tf.add(norm, 1e-6)));
+      vars.forEach((v, j) => {
+        const [v1, m1, s1] = adamwStep(v, m[j], sq[j], g[j], scale, { beta1: 0.9, beta2: 0.98, eps: 1e-8, stepSize: h.stepSize, decay: v.rank === 2 ? h.decay : 0 });
+        m[j].assign(m1);
+        sq[j].assign(s1);
+        v.assign(v1);
+      });
+      return value as tf.Scalar;
     });
-    return value as tf.Scalar;
-  });
+  }
   resetPeak();
   for (let i = 0; i < s.train.warmup; i++) { const l = step(i); await l.data(); l.dispose(); }
   const every = 10;
   let loss = 0;
+  let hostMs = 0; // the CPU's time to issue a step: what bounds a GPU step when it is made of many small dispatches
   const t0 = performance.now();
   for (let i = s.train.warmup; i < total; i++) {
+    const h0 = performance.now();
     const l = step(i);
+    hostMs += performance.now() - h0;
     if ((i - s.train.warmup + 1) % every === 0 || i === total - 1) loss = (await l.data())[0];
     l.dispose();
   }
   const ms = (performance.now() - t0) / s.train.steps;
-  const trainRes = { tokS: Math.round(((B * T) / ms) * 1e4) / 10, msPerStep: Math.round(ms * 100) / 100, loss: Math.round(loss * 1e4) / 1e4, lossEvery: every, rssMB: peakRssMB() };
-  tf.dispose([...m, ...sq, ...batches.flat()]);
-
-  const { batch: Bs, prompt: P, newTokens: N } = s.sample;
-  const prompts = Int32Array.from({ length: Bs * P }, () => 2 + Math.floor(rand() * (V - 2)));
-  const gen = async (n: number): Promise<number> => {
-    let cache = model.emptyCache(Bs);
-    let ids = tf.tensor2d(prompts, [Bs, P], 'int32');
-    let made = 0;
-    for (let i = 0; i < n; i++) {
-      const prev = cache;
-      const r = tf.tidy(() => {
-        const f = model.forward(ids, { cache: prev });
-        const last = tf.reshape(tf.slice(f.logits, [0, f.logits.shape[1] - 1, 0], [Bs, 1, V]), [Bs, V]);
-        return { next: tf.cast(tf.argMax(last, 1), 'int32'), cache: f.cache! };
-      });
-      for (const { k, v } of prev) { k.dispose(); v.dispose(); }
-      ids.dispose();
-      cache = r.cache;
-      await r.next.data(); // the host sees every step's tokens (stop sequences are checked there)
-      ids = tf.reshape(r.next, [Bs, 1]) as tf.Tensor2D;
-      r.next.dispose();
-      made++;
-    }
-    for (const { k, v } of cache) { k.dispose(); v.dispose(); }
-    ids.dispose();
-    return made;
+  const trainRes = {
+    tokS: Math.round(((B * T) / ms) * 1e4) / 10, msPerStep: Math.round(ms * 100) / 100, hostMsPerStep: Math.round((hostMs / s.train.steps) * 100) / 100,
+    loss: Math.round(loss * 1e4) / 1e4, lossEvery: every, dispatches, rssMB: peakRssMB(),
   };
-  await gen(Math.min(4, N));
+  tf.dispose([...m, ...sq]);
+
+  // greedy, same-length prompts, every step's tokens read back by the host (stop sequences are checked there)
+  const tok = new CharTokenizer(CHARS);
+  const prompts = Array.from({ length: s.sample.batch }, () => randomText(s.sample.prompt, rand));
+  const said: string[] = [];
+  const opt = (n: number) => ({ maxNewTokens: n, temperature: 0, topK: 0, stop: [] as string[], batchSize: s.sample.batch, log: (x: string) => said.push(x) });
+  await sample(model, tok, prompts, opt(Math.min(4, s.sample.newTokens)));
   resetPeak();
-  let bestRate = 0;
+  let best = Infinity;
   for (let i = 0; i < s.sample.reps; i++) {
     const t1 = performance.now();
-    const made = await gen(N);
-    bestRate = Math.max(bestRate, (Bs * made) / ((performance.now() - t1) / 1e3));
+    await sample(model, tok, prompts, opt(s.sample.newTokens));
+    best = Math.min(best, (performance.now() - t1) / 1e3);
   }
-  const sampleRes = { tokS: Math.round(bestRate * 10) / 10, rssMB: peakRssMB() };
+  const sampleRes = { tokS: Math.round(((s.sample.batch * s.sample.newTokens) / best) * 10) / 10, seconds: Math.round(best * 1e4) / 1e4, decoder: said[0] ?? '', rssMB: peakRssMB() };
   model.dispose();
-  return { train: trainRes, sample: sampleRes, loadavgAfter: os.loadavg(), tensorsLeft: tf.memory().numTensors };
+  return { fused, train: trainRes, sample: sampleRes, loadavgAfter: os.loadavg(), tensorsLeft: tf.memory().numTensors };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -331,6 +329,8 @@ async function main(): Promise<void> {
   if (device !== 'cpu' && device !== 'gpu') throw new Error('--device cpu|gpu');
   const reps = Number(opt('--reps') ?? 2);
   const quick = flag('--quick');
+  // --with-ops (GPU): also the tfjs-ops WebGPU path, beside the fused kernels
+  const withOps = device === 'gpu' && flag('--with-ops');
   const want = opt('--sizes')?.split(',');
   const specs = sizes(device, quick).filter((s) => !want || want.includes(s.name));
   const log = (s: string) => process.stderr.write(s + '\n');
@@ -370,6 +370,14 @@ async function main(): Promise<void> {
       add('ours', s.name, 'train', { tokS: o.train.tokS, load, rssMB: o.train.rssMB });
       add('ours', s.name, 'sample', { tokS: o.sample.tokS, load, rssMB: o.sample.rssMB });
       log(`[${((Date.now() - t0) / 1e3).toFixed(0)}s] rep ${rep + 1} ${s.name} ours: train ${o.train.tokS} tok/s (loss ${o.train.loss}), sample ${o.sample.tokS} tok/s, load ${load}`);
+      if (withOps) {
+        // the same on WebGPU with tfjs ops instead of the fused kernels: what the fusion buys
+        const x = runOurs({ kind: 'model', backend, size: s }, { ...process.env, STAR_WEBGPU_FUSED: '0' });
+        raw.push({ impl: 'ours-ops', size: s.name, rep, ...x });
+        add('ours-ops', s.name, 'train', { tokS: x.train.tokS, load: r2(x.loadavg[0]), rssMB: x.train.rssMB });
+        add('ours-ops', s.name, 'sample', { tokS: x.sample.tokS, load: r2(x.loadavg[0]), rssMB: x.sample.rssMB });
+        log(`[${((Date.now() - t0) / 1e3).toFixed(0)}s] rep ${rep + 1} ${s.name} ours-ops: train ${x.train.tokS} tok/s (loss ${x.train.loss}), sample ${x.sample.tokS} tok/s`);
+      }
       for (const v of variants) {
         const t = runTorch(py, 'bench', { config: s.config, train: s.train, sample: s.sample, threads, device: torchDev }, v.core);
         raw.push({ impl: v.name, size: s.name, rep, ...t });
@@ -385,7 +393,7 @@ async function main(): Promise<void> {
   }
 
   // 3. summary: best of the repetitions (and of the thread counts for torch)
-  const impls = ['ours', ...variants.map((v) => v.name)];
+  const impls = ['ours', ...(withOps ? ['ours-ops'] : []), ...variants.map((v) => v.name)];
   const results = specs.map((s) => {
     const row: any = { size: s.name, params: numParams(s.config), config: s.config, batch: s.train.batchSize, seq: s.config.blockSize, sampling: s.sample };
     for (const kind of ['train', 'sample'] as const) {

@@ -125,7 +125,7 @@ export class GPTDecodeWebGPU {
       op({
         kernel: K.matmul({ transA: false, transB: false, bias: false, geluA: false, resid: false, dropout: false, geluGradOut: false, ...v }),
         bind,
-        uniforms: (c) => [...dims(c), 0, 0, 1],
+        uniforms: (c) => { const d = dims(c); return [...d, 0, 0, 1, d[2]]; },
         groups: (c) => { const [M, N] = dims(c); return [Math.ceil(N / 64), Math.ceil(M / 64)]; },
       });
     const layerNorm = (X: GPUBuffer, name: string, Y: GPUBuffer, count: (c: DecodeContext) => number) =>

@@ -165,7 +165,7 @@ export class GPTStepWebGPU {
       idx: a(N), targets: a(N), weights: a(N), lnf: a(N * D), meanF: a(N), rstdF: a(N), logits: a(N * V), lossRows: a(N),
       loss: a(1), qkv: a(N * 3 * D), dres: a(N * D), dbr: a(N * D), dX: a(N * D), dY: a(N * D), dpre: a(N * F),
       dQ: a(N * D), dK: a(N * D), dV: a(N * D), dS: a(this.B * H * T * T), partial: a(2 * chunks * Math.max(F, 3 * D, V)),
-      G: a(this.gradSize), normPartial: a(Math.ceil(this.gradSize / K.NORM_CHUNK)), normSq: a(1), res0: a(N * D),
+      G: a(this.gradSize), splits: a(512 * 64 * 64), normPartial: a(Math.ceil(this.gradSize / K.NORM_CHUNK)), normSq: a(1), res0: a(N * D),
     });
     const { cos, sin } = this.model.config.pos === 'rope' ? ropeTableValues(D / H, T) : { cos: new Float32Array(4), sin: new Float32Array(4) };
     this.buf.cos = a(cos.length);
@@ -192,13 +192,31 @@ export class GPTStepWebGPU {
     const b = this.buf;
     const op = (o: Op<StepContext>) => this.r.add(o);
     const chunks = (T: number) => Math.ceil((B * T) / K.COL_CHUNK);
+    const plain = { transA: false, transB: false, bias: false, geluA: false, resid: false, dropout: false, geluGradOut: false };
     const mm = (v: Partial<K.MatmulVariant>, bind: Op<StepContext>['bind'], dims: (T: number) => [number, number, number], site = 0) =>
       op({
-        kernel: K.matmul({ transA: false, transB: false, bias: false, geluA: false, resid: false, dropout: false, geluGradOut: false, ...v }),
+        kernel: K.matmul({ ...plain, ...v }),
         bind,
-        uniforms: (c) => [...dims(c.T), c.h.seed, site, keep],
+        uniforms: (c) => { const d = dims(c.T); return [...d, c.h.seed, site, keep, d[2]]; },
         groups: (c) => { const [M, Nn] = dims(c.T); return [Math.ceil(Nn / 64), Math.ceil(M / 64)]; },
       });
+    /**
+     * A weight gradient dW[M, N] = A^T dY over all B*T positions, split along them into enough workgroups to fill
+     * a GPU (a 128 x 384 gradient is only 12 tiles), then the splits summed into the gradient buffer.
+     */
+    const weightGrad = (v: Partial<K.MatmulVariant>, A: GPUBuffer, dY: GPUBuffer, name: string, M: number, N: number) => {
+      const tiles = Math.ceil(M / 64) * Math.ceil(N / 64);
+      const splits = Math.max(1, Math.min(Math.ceil(256 / tiles), Math.ceil((B * maxT) / 32)));
+      const chunk = (T: number) => Math.ceil((B * T) / splits / 16) * 16;
+      if (splits === 1) return mm({ transA: true, ...v }, [A, dY, grad(name)], (T) => [M, N, B * T]);
+      op({
+        kernel: K.matmul({ ...plain, transA: true, splitK: true, ...v }),
+        bind: [A, dY, b.splits],
+        uniforms: (c) => [M, N, B * c.T, 0, 0, 1, chunk(c.T)],
+        groups: (c) => [Math.ceil(N / 64), Math.ceil(M / 64), Math.ceil((B * c.T) / chunk(c.T))],
+      });
+      op({ kernel: K.sumSplits, bind: [b.splits, grad(name)], uniforms: (c) => [M * N, Math.ceil((B * c.T) / chunk(c.T))], groups: () => flatGroups(M * N) });
+    };
     const layerNorm = (X: GPUBuffer, name: string, Y: GPUBuffer, mean: GPUBuffer, rstd: GPUBuffer) =>
       op({ kernel: K.layerNormForward, bind: [X, param(name + '.weight'), param(name + '.bias'), Y, mean, rstd], uniforms: (c) => [B * c.T, D, 1e-5], groups: (c) => rowGroups(B * c.T) });
     const layerNormBack = (X: GPUBuffer, name: string, mean: GPUBuffer, rstd: GPUBuffer, dY: GPUBuffer, accumulate: boolean) => {
@@ -243,28 +261,28 @@ export class GPTStepWebGPU {
 
     // ---- backward (the logits buffer now holds their gradient)
     mm({}, [b.logits, param('lm_head.weight'), b.dX], (T) => [B * T, D, V]);
-    mm({ transA: true }, [b.logits, b.lnf, grad('lm_head.weight')], (T) => [V, D, B * T]);
+    weightGrad({}, b.logits, b.lnf, 'lm_head.weight', V, D);
     layerNormBack(res(L), 'transformer.ln_f', b.meanF, b.rstdF, b.dX, false);
     for (let l = L - 1; l >= 0; l--) {
       const p = `transformer.h.${l}.`, a = this.perLayer[l];
       // MLP: out = mid + dropout(gelu(pre) W2 + b2), pre = ln2 W1 + b1
       let br = branch(2 + 2 * l);
       mm({ transB: true, geluGradOut: true }, [br, param(p + 'mlp.c_proj.weight'), a.pre, b.dpre], (T) => [B * T, F, D]);
-      mm({ transA: true, geluA: true }, [a.pre, br, grad(p + 'mlp.c_proj.weight')], (T) => [F, D, B * T]);
+      weightGrad({ geluA: true }, a.pre, br, p + 'mlp.c_proj.weight', F, D);
       biasGrad(br, D, p + 'mlp.c_proj.bias');
-      mm({ transA: true }, [a.ln2, b.dpre, grad(p + 'mlp.c_fc.weight')], (T) => [D, F, B * T]);
+      weightGrad({}, a.ln2, b.dpre, p + 'mlp.c_fc.weight', D, F);
       biasGrad(b.dpre, F, p + 'mlp.c_fc.bias');
       mm({ transB: true }, [b.dpre, param(p + 'mlp.c_fc.weight'), b.dX], (T) => [B * T, D, F]);
       layerNormBack(a.mid, p + 'ln_2', a.mean2, a.rstd2, b.dX, true);
       // attention: mid = res + dropout(atty Wo + bo)
       br = branch(1 + 2 * l);
       mm({ transB: true }, [br, param(p + 'attn.c_proj.weight'), b.dY], (T) => [B * T, D, D]);
-      mm({ transA: true }, [a.atty, br, grad(p + 'attn.c_proj.weight')], (T) => [D, D, B * T]);
+      weightGrad({}, a.atty, br, p + 'attn.c_proj.weight', D, D);
       biasGrad(br, D, p + 'attn.c_proj.bias');
       op({ kernel: K.attentionBackwardQuery(maxT, hd), bind: [a.K, a.V, a.P, b.dY, b.dS, b.dQ], uniforms: (c) => [c.T, H, scale], groups: (c) => [c.T, B * H] });
       op({ kernel: K.attentionBackwardKey(hd), bind: [a.Q, a.P, b.dS, b.dY, b.dK, b.dV], uniforms: (c) => [c.T, H, scale], groups: (c) => [c.T, B * H] });
       op({ kernel: K.qkvMerge(rope), bind: [b.dQ, b.dK, b.dV, b.cos, b.sin, b.qkv], uniforms: (c) => [B * c.T, D, c.T, H, hd], groups: (c) => flatGroups(B * c.T * D) });
-      mm({ transA: true }, [a.ln1, b.qkv, grad(p + 'attn.c_attn.weight')], (T) => [D, 3 * D, B * T]);
+      weightGrad({}, a.ln1, b.qkv, p + 'attn.c_attn.weight', D, 3 * D);
       biasGrad(b.qkv, 3 * D, p + 'attn.c_attn.bias');
       mm({ transB: true }, [b.qkv, param(p + 'attn.c_attn.weight'), b.dX], (T) => [B * T, D, 3 * D]);
       layerNormBack(res(l), p + 'ln_1', a.mean1, a.rstd1, b.dX, true);

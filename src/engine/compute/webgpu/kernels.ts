@@ -72,6 +72,11 @@ export interface MatmulVariant {
   dropout: boolean;
   /** out = (A·B) * gelu'(G): the MLP's backward through its activation */
   geluGradOut: boolean;
+  /**
+   * Workgroup z sums K-range [z*kChunk, (z+1)*kChunk) into C[z, M, N] (sumSplits adds them up): a weight gradient's
+   * K is the batch's every position, its M x N output only a few tiles, so without splitting few workgroups would run.
+   */
+  splitK?: boolean;
 }
 
 /**
@@ -92,7 +97,7 @@ export function matmul(v: MatmulVariant): KernelDef {
   const bSlot = v.transB ? 'let kk = e % 16u; let nn = e / 16u;' : 'let kk = e / 64u; let nn = e % 64u;';
   return {
     name: `matmul[${key}]`,
-    uniforms: ['M', 'N', 'K', 'seed', 'site', 'keep:f'],
+    uniforms: ['M', 'N', 'K', 'seed', 'site', 'keep:f', 'kChunk'],
     buffers,
     workgroupSize: [16, 16],
     code: /* wgsl */ `
@@ -100,12 +105,12 @@ ${pcg}
 ${geluFns}
 var<workgroup> As: array<array<f32, 64>, 16>;
 var<workgroup> Bs: array<array<f32, 64>, 16>;
-fn loadA(m: u32, k: u32) -> f32 {
-  if (m >= u.M || k >= u.K) { return 0.0; }
+fn loadA(m: u32, k: u32, kEnd: u32) -> f32 {
+  if (m >= u.M || k >= kEnd) { return 0.0; }
   return ${v.geluA ? `gelu(A[${aIndex}])` : `A[${aIndex}]`};
 }
-fn loadB(k: u32, n: u32) -> f32 {
-  if (n >= u.N || k >= u.K) { return 0.0; }
+fn loadB(k: u32, n: u32, kEnd: u32) -> f32 {
+  if (n >= u.N || k >= kEnd) { return 0.0; }
   return B[${bIndex}];
 }
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
@@ -113,11 +118,13 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   let col0 = wid.x * 64u;
   let tid = lid.y * 16u + lid.x;
   var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < u.K; k0 += 16u) {
+  let kBegin = wid.z * u.kChunk;
+  let kEnd = min(kBegin + u.kChunk, u.K);
+  for (var k0 = kBegin; k0 < kEnd; k0 += 16u) {
     for (var i = 0u; i < 4u; i++) {
       let e = tid + i * 256u;
-      { ${aSlot} As[kk][mm] = loadA(row0 + mm, k0 + kk); }
-      { ${bSlot} Bs[kk][nn] = loadB(k0 + kk, col0 + nn); }
+      { ${aSlot} As[kk][mm] = loadA(row0 + mm, k0 + kk, kEnd); }
+      { ${bSlot} Bs[kk][nn] = loadB(k0 + kk, col0 + nn, kEnd); }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < 16u; kk++) {
@@ -142,12 +149,28 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
       ${v.dropout ? 'val *= dropScale(u.seed, u.site, o, u.keep);' : ''}
       ${v.resid ? 'val += R[o];' : ''}
       ${v.geluGradOut ? 'val *= geluGrad(G[o]);' : ''}
-      C[o] = val;
+      C[${v.splitK ? 'wid.z * u.M * u.N + o' : 'o'}] = val;
     }
   }
 }`,
   };
 }
+
+/** Out[i] = sum over z of P[z, i]: the K-splits of a matmul added up. */
+export const sumSplits: KernelDef = {
+  name: 'sumSplits',
+  uniforms: ['size', 'splits'],
+  buffers: [['P', 'r'], ['Out', 'w']],
+  workgroupSize: [256, 1],
+  code: /* wgsl */ `
+fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
+  let i = gid.x + gid.y * 65535u * 256u;
+  if (i >= u.size) { return; }
+  var s = 0.0;
+  for (var z = 0u; z < u.splits; z++) { s += P[z * u.size + i]; }
+  Out[i] = s;
+}`,
+};
 
 /** x0[n, :] = dropout(wte[idx[n], :] (+ wpe[t, :])). One thread per element. */
 export function embedForward(learnedPos: boolean): KernelDef {

@@ -21,7 +21,7 @@ export interface Op<C> {
   kernel: KernelDef;
   bind: (GPUBuffer | GPUBufferBinding)[];
   uniforms: (c: C) => number[];
-  groups: (c: C) => [number, number];
+  groups: (c: C) => [number, number] | [number, number, number];
 }
 
 const SLOT = 256; // bytes of uniforms per op: minUniformBufferOffsetAlignment
@@ -147,11 +147,11 @@ export class KernelRunner<C> {
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     for (let i = from; i < to; i++) {
-      const [x, y] = this.ops[i].groups(c);
+      const [x, y, z = 1] = this.ops[i].groups(c);
       if (x === 0 || y === 0) continue;
       pass.setPipeline(this.pipelines.get(this.ops[i].kernel.name)!.pipeline);
       pass.setBindGroup(0, this.groups[i]);
-      pass.dispatchWorkgroups(x, y);
+      pass.dispatchWorkgroups(x, y, z);
     }
     pass.end();
     return enc;
