@@ -32,6 +32,9 @@ export interface PendingLoss {
   dispose(): void;
 }
 
+/** At most this many partial sums of the embedding gradient, each over a chunk of the batch's positions. */
+const EMBED_CHUNKS = 64;
+
 /** Why the fused step cannot run this model here, or null when it can. */
 export function fusedStepUnsupported(model: unknown, batchSize: number): string | null {
   if (!(model instanceof GPT)) return 'not the embedded GPT';
@@ -42,7 +45,7 @@ export function fusedStepUnsupported(model: unknown, batchSize: number): string 
   if (hd > 256 || hd % 2 !== 0) return `head size ${hd}`;
   if (T > 2048) return `context ${T}`;
   const limit = webgpuBackend().device.limits.maxStorageBufferBindingSize;
-  const biggest = 4 * Math.max(batchSize * H * T * T, batchSize * T * Math.max(4 * D, V));
+  const biggest = 4 * Math.max(batchSize * H * T * T, batchSize * T * Math.max(4 * D, V), EMBED_CHUNKS * V * D);
   if (biggest > limit) return `a ${biggest >> 20} MiB buffer exceeds the device's binding limit`;
   return null;
 }
@@ -165,7 +168,7 @@ export class GPTStepWebGPU {
       idx: a(N), targets: a(N), weights: a(N), lnf: a(N * D), meanF: a(N), rstdF: a(N), logits: a(N * V), lossRows: a(N),
       loss: a(1), qkv: a(N * 3 * D), dres: a(N * D), dbr: a(N * D), dX: a(N * D), dY: a(N * D), dpre: a(N * F),
       dQ: a(N * D), dK: a(N * D), dV: a(N * D), dS: a(this.B * H * T * T), partial: a(2 * chunks * Math.max(F, 3 * D, V)),
-      G: a(this.gradSize), splits: a(512 * 64 * 64), normPartial: a(Math.ceil(this.gradSize / K.NORM_CHUNK)), normSq: a(1), res0: a(N * D),
+      G: a(this.gradSize), splits: a(512 * 64 * 64), embedPartial: a(EMBED_CHUNKS * V * D), normPartial: a(Math.ceil(this.gradSize / K.NORM_CHUNK)), normSq: a(1), res0: a(N * D),
     });
     const { cos, sin } = this.model.config.pos === 'rope' ? ropeTableValues(D / H, T) : { cos: new Float32Array(4), sin: new Float32Array(4) };
     this.buf.cos = a(cos.length);
@@ -287,11 +290,14 @@ export class GPTStepWebGPU {
       mm({ transB: true }, [b.qkv, param(p + 'attn.c_attn.weight'), b.dX], (T) => [B * T, D, 3 * D]);
       layerNormBack(res(l), p + 'ln_1', a.mean1, a.rstd1, b.dX, true);
     }
+    const chunkRows = (T: number) => Math.max(16, Math.ceil((B * T) / EMBED_CHUNKS));
+    const embedChunks = (T: number) => Math.ceil((B * T) / chunkRows(T));
     op({
-      kernel: K.embedBackward(!rope), bind: [b.idx, branch(0), b.G],
-      uniforms: (c) => [B * c.T, D, c.T, V, maxT, off('transformer.wte.weight'), rope ? 0 : off('transformer.wpe.weight')],
-      groups: () => flatGroups(Math.max(V, rope ? 0 : maxT) * D),
+      kernel: K.embedBackward(!rope), bind: [b.idx, branch(0), b.embedPartial, b.G],
+      uniforms: (c) => [B * c.T, D, c.T, V, maxT, rope ? 0 : off('transformer.wpe.weight'), chunkRows(c.T)],
+      groups: (c) => [Math.ceil((Math.max(V, rope ? 0 : maxT) * D) / 256), embedChunks(c.T)],
     });
+    op({ kernel: K.sumSplits, bind: [b.embedPartial, grad('transformer.wte.weight')], uniforms: (c) => [V * D, embedChunks(c.T)], groups: () => flatGroups(V * D) });
 
     // ---- optimizer: global gradient norm, then AdamW per parameter in place
     this.optimizerFrom = this.r.ops.length;

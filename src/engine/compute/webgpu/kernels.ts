@@ -194,29 +194,33 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
 }
 
 /**
- * Gradients of the embedding tables: dwte[v, :] = sum of dX over the rows whose token is v (every row of the table
- * written, zeros included), and for learned positions dwpe[t, :] over the batch. dX already carries the dropout mask.
+ * Gradients of the embedding tables: P[chunk, v, :] = sum of dX over the chunk's rows (chunks of rows give more
+ * workgroups than a character vocabulary's few table rows would) whose token is v (every row of
+ * the table written, zeros included; sumSplits adds the chunks into dwte), and for learned positions dwpe[t, :] over
+ * the batch, written by the first chunk. dX already carries the dropout mask.
  */
 export function embedBackward(learnedPos: boolean): KernelDef {
   return {
     name: `embedBackward${learnedPos ? '[wpe]' : ''}`,
-    uniforms: ['N', 'D', 'T', 'V', 'blockSize', 'offWte', 'offWpe'],
-    buffers: [['idx:i', 'r'], ['dX', 'r'], ['G', 'w']],
+    uniforms: ['N', 'D', 'T', 'V', 'blockSize', 'offWpe', 'chunkRows'],
+    buffers: [['idx:i', 'r'], ['dX', 'r'], ['P', 'w'], ['G', 'w']],
     workgroupSize: [256, 1],
     code: /* wgsl */ `
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
-  let o = gid.x + gid.y * 65535u * 256u;
+  let o = gid.x;
+  let chunk = wid.y;
   if (o < u.V * u.D) {
     let v = i32(o / u.D);
     let d = o % u.D;
     var acc = 0.0;
-    for (var n = 0u; n < u.N; n++) {
+    let end = min((chunk + 1u) * u.chunkRows, u.N);
+    for (var n = chunk * u.chunkRows; n < end; n++) {
       if (idx[n] == v) { acc += dX[n * u.D + d]; }
     }
-    G[u.offWte + o] = acc;
+    P[chunk * u.V * u.D + o] = acc;
   }
   ${learnedPos ? /* wgsl */ `
-  if (o < u.blockSize * u.D) {
+  if (chunk == 0u && o < u.blockSize * u.D) {
     let t = o / u.D;
     let d = o % u.D;
     var acc = 0.0;
@@ -224,7 +228,7 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
       for (var n = t; n < u.N; n += u.T) { acc += dX[n * u.D + d]; }
     }
     G[u.offWpe + o] = acc;
-  }` : ''}
+  }` : '_ = G[0];'}
 }`,
   };
 }
