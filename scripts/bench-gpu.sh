@@ -5,7 +5,9 @@
 #   bash scripts/bench-gpu.sh prepare     here: fills .gpu/ (git-ignored): node.xz, dawn.node.xz, the webgpu package's
 #                                         loader, the Vulkan/GL loader .debs and the esbuild bundle of bench/bench.ts
 #   bash scripts/bench-gpu.sh run [args]  on the GPU machine, from the repository root with .gpu/ beside it:
-#                                         unpacks the loaders and Node, then runs the bench (args go to it)
+#                                         unpacks the loaders and Node, then runs the bench (args go to it; --with-ops
+#                                         by default: the fused kernels, tfjs's ops and PyTorch CUDA side by side)
+#   bash scripts/bench-gpu.sh all         on the GPU machine: run, then star (one device call for both)
 #   bash scripts/bench-gpu.sh star        on the GPU machine: a small STaR run with the backend picked automatically
 #   bash scripts/bench-gpu.sh flags       on the GPU machine: the small model under a few tfjs-webgpu flag settings
 #
@@ -75,13 +77,14 @@ run() {
   python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.is_available())' || true
   set +e
   set -o pipefail
-  /tmp/node "$G/bench.js" --device gpu --json "$@" 2>&1 | tee "$out/bench-gpu.log"
+  /tmp/node "$G/bench.js" --device gpu --json "${@:---with-ops}" 2>&1 | tee "$out/bench-gpu.log"
   local rc=$?
   tail -n 1 "$out/bench-gpu.log" > "$out/bench-gpu.json"
   return $rc
 }
 
-# The small model's training under several tfjs-webgpu flag settings (STAR_TFJS_FLAGS), ours only: what a flag buys.
+# The small model's training under several tfjs-webgpu flag settings (STAR_TFJS_FLAGS), ours only: what a flag buys
+# (the flags tune tfjs's own WebGPU ops: STAR_WEBGPU_FUSED=0 puts those back in place of the fused kernels).
 flags() {
   local out=${OUT:-/tmp/bench-gpu-out}
   mkdir -p "$out"
@@ -96,6 +99,7 @@ case "${1:-}" in
   prepare) prepare ;;
   run) shift; run "$@" ;;
   star) star ;;
+  all) run --with-ops; star ;;
   flags) flags ;;
-  *) echo "usage: $0 prepare | run [bench args] | star | flags" >&2; exit 2 ;;
+  *) echo "usage: $0 prepare | run [bench args] | star | all | flags" >&2; exit 2 ;;
 esac
