@@ -194,10 +194,11 @@ async function gpuModel(s: SizeSpec): Promise<object> {
   };
   let step: (i: number) => PendingLoss;
   let dispatches: number | null = null;
+  let st: GPTStepWebGPU | undefined;
   if (fused) {
-    const st = await GPTStepWebGPU.create(model, B, vars, m, sq, vars.map((v) => v.rank === 2), { beta1: 0.9, beta2: 0.98, eps: 1e-8 });
+    st = await GPTStepWebGPU.create(model, B, vars, m, sq, vars.map((v) => v.rank === 2), { beta1: 0.9, beta2: 0.98, eps: 1e-8 });
     dispatches = st.dispatchesPerStep;
-    step = (i) => st.step(batches[i % batches.length], hyper(i));
+    step = (i) => st!.step(batches[i % batches.length], hyper(i));
   } else {
     const tensors = batches.map((b) => [tf.tensor2d(b.idx, [B, T], 'int32'), tf.tensor2d(b.targets, [B, T], 'int32'), tf.tensor2d(b.weights, [B, T])] as tf.Tensor2D[]);
     step = (i) => tf.tidy(() => {
@@ -230,9 +231,13 @@ async function gpuModel(s: SizeSpec): Promise<object> {
     l.dispose();
   }
   const ms = (performance.now() - t0) / s.train.steps;
+  // one more step with each dispatch timed on the GPU (its own pass each, so the sum exceeds a step): where time goes
+  const prof = st ? await st.profile(batches[0], hyper(total - 1)) : null;
+  const profile = prof?.map((k) => ({ ...k, ms: Math.round(k.ms * 1000) / 1000 }));
+  st?.dispose();
   const trainRes = {
     tokS: Math.round(((B * T) / ms) * 1e4) / 10, msPerStep: Math.round(ms * 100) / 100, hostMsPerStep: Math.round((hostMs / s.train.steps) * 100) / 100,
-    loss: Math.round(loss * 1e4) / 1e4, lossEvery: every, dispatches, rssMB: peakRssMB(),
+    loss: Math.round(loss * 1e4) / 1e4, lossEvery: every, dispatches, rssMB: peakRssMB(), ...(profile ? { profile } : {}),
   };
   tf.dispose([...m, ...sq]);
 
@@ -438,6 +443,12 @@ async function main(): Promise<void> {
   lines.push('ratios ours/PyTorch (tokens/s):');
   for (const r of results)
     lines.push(`  ${r.size.padEnd(6)} train ${variants.map((v) => `${r.train[`ratio_vs_${v.name}`]}x vs ${v.name}`).join(', ')}; sample ${variants.map((v) => `${r.sample[`ratio_vs_${v.name}`]}x vs ${v.name}`).join(', ')}`);
+  for (const x of raw as any[]) {
+    if (x.impl !== 'ours' || x.rep !== 0 || !x.train?.profile) continue;
+    const total = x.train.profile.reduce((a: number, k: any) => a + k.ms, 0);
+    lines.push(`fused step, ${x.size}: GPU time by kernel (one pass a dispatch, ${r2(total)} ms in all; issue ${x.train.hostMsPerStep} ms/step on the CPU):`);
+    for (const k of x.train.profile.slice(0, 10)) lines.push(`  ${k.kernel.padEnd(44)} ${String(k.calls).padStart(4)} calls ${k.ms.toFixed(3).padStart(9)} ms ${r1((100 * k.ms) / total).toString().padStart(5)}%`);
+  }
   const loads = raw.map((x: any) => x.loadavg?.[0] ?? x.runs?.[0]?.loadavg?.[0]).filter((x: any) => typeof x === 'number');
   lines.push(`load average during the run: ${r2(Math.min(...loads))}-${r2(Math.max(...loads))} on ${os.cpus().length} CPUs; spread = (max-min)/max over repetitions`);
   console.log(lines.join('\n'));

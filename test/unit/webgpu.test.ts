@@ -10,7 +10,10 @@ import { GPTStepWebGPU, HostBatch } from '../../src/engine/compute/webgpu/gptSte
 import { GPT, GPTConfig } from '../../src/engine/model/gpt';
 import { CharTokenizer } from '../../src/engine/model/tokenizer';
 import { sample } from '../../src/engine/model/sample';
-import { train } from '../../src/engine/model/train';
+import { StopRequested, train } from '../../src/engine/model/train';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
 process.env.STAR_WEBGPU_SOFTWARE = '1';
 process.env.XDG_RUNTIME_DIR ??= '/tmp'; // Mesa's window-system code asks for it, though nothing is drawn
@@ -145,6 +148,56 @@ describe('fused WebGPU training step', () => {
     }
     dispose();
     model.dispose();
+  });
+});
+
+describe('fused WebGPU step: profiling and resuming', () => {
+  test('a profiled step times every dispatch on the GPU and moves the parameters exactly as a plain step', async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const batch = batchOf(2, 8, 23, 3);
+    const h = { stepSize: 1e-2, decay: 1e-3, clip: 1, seed: 5 };
+    const after: Float32Array[][] = [];
+    let prof: Awaited<ReturnType<GPTStepWebGPU['profile']>> = null;
+    let dispatches = 0;
+    for (const profiled of [false, true]) {
+      const model = new GPT(config({ dropout: 0.1 }), undefined, 21);
+      const { step, vars, dispose } = await fusedFor(model, 2);
+      if (profiled) prof = await step.profile(batch, h);
+      else await step.step(batch, h).data();
+      dispatches = step.dispatchesPerStep;
+      after.push(await Promise.all(vars.map(async (v) => (await v.data()) as Float32Array)));
+      dispose();
+      model.dispose();
+    }
+    after[0].forEach((p, i) => assert.deepEqual(after[1][i], p));
+    assert.ok(prof, 'lavapipe has timestamp queries');
+    assert.equal(prof!.reduce((n, k) => n + k.calls, 0), dispatches);
+    assert.ok(prof!.every((k) => k.ms >= 0) && prof!.reduce((a, k) => a + k.ms, 0) > 0);
+    assert.ok(prof!.some((k) => k.kernel.startsWith('matmul')) && prof!.some((k) => k.kernel === 'adamw'));
+  });
+
+  test('train() stopped half way on WebGPU resumes from its saved state to the parameters of an unbroken run', async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const tok = new CharTokenizer([...'0123456789+=;']);
+    const data = Array.from({ length: 16 }, (_, i) => ({ prompt: `${i}+1=`, completion: `${i + 1};` }));
+    const opts = { steps: 8, batchSize: 2, lr: 3e-3, warmupFraction: 0.2, weightDecay: 0.1, gradClip: 1, seed: 4 };
+    const cfg = config({ vocabSize: tok.vocabSize, dropout: 0.1 });
+    const read = async (m: GPT) => Promise.all([...m.params.values()].map(async (v) => (await v.data()) as Float32Array));
+    const whole = new GPT(cfg, undefined, 2);
+    await train(whole, tok, data, opts);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'star-webgpu-resume-'));
+    const first = new GPT(cfg, undefined, 2);
+    let asked = 0; // asked before each step; losses come back in tens on a GPU, so onStep cannot count here
+    await assert.rejects(train(first, tok, data, { ...opts, stateDir: dir, shouldStop: () => ++asked > 3 }), StopRequested);
+    assert.ok(fs.existsSync(path.join(dir, 'train-state.safetensors')));
+    first.dispose();
+    const resumed = new GPT(cfg, undefined, 2); // a fresh process would start from the base weights too
+    await train(resumed, tok, data, { ...opts, stateDir: dir });
+    const [a, b] = [await read(whole), await read(resumed)];
+    a.forEach((p, i) => assert.ok(relErr(b[i], p) < 1e-6, `parameter ${i}: ${relErr(b[i], p)}`));
+    whole.dispose();
+    resumed.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -120,17 +120,35 @@ export class GPTStepWebGPU {
     return { loss, grads: this.vars.map((v, i) => flat.slice(this.offsets[i], this.offsets[i] + v.size)) };
   }
 
+  /**
+   * One step with every dispatch timed on the GPU: milliseconds per kernel (all its dispatches), most first, with the
+   * number of dispatches; null without timestamp queries. It is a real step: the parameters move.
+   */
+  async profile(batch: HostBatch, h: StepHyper): Promise<{ kernel: string; ms: number; calls: number }[] | null> {
+    this.r.syncTfjs();
+    const W = this.upload(batch);
+    const times = await this.r.profile({ T: batch.T, W, h });
+    this.r.invalidateTfjs([...this.vars, ...this.m, ...this.s]);
+    if (!times) return null;
+    const by = new Map<string, { kernel: string; ms: number; calls: number }>();
+    for (const { kernel, ms } of times) {
+      const e = by.get(kernel) ?? { kernel, ms: 0, calls: 0 };
+      e.ms += ms;
+      e.calls++;
+      by.set(kernel, e);
+    }
+    return [...by.values()].sort((a, b) => b.ms - a.ms);
+  }
+
   dispose(): void {
     this.r.dispose();
     for (const b of this.staging) b.destroy();
   }
 
-  // -------------------------------------------------------------------------------------------------------------
-
-  private run(batch: HostBatch, h: StepHyper, update: boolean): PendingLoss {
+  /** Writes the batch to the GPU; returns the loss's denominator, max(sum of weights, 1). */
+  private upload(batch: HostBatch): number {
     if (batch.B !== this.B) throw new Error(`batch of ${batch.B} rows, step built for ${this.B}`);
     if (batch.T > this.model.config.blockSize) throw new Error(`batch of ${batch.T} positions > context ${this.model.config.blockSize}`);
-    this.r.syncTfjs();
     const N = this.B * batch.T;
     const q = this.r.device.queue;
     q.writeBuffer(this.buf.idx, 0, batch.idx.buffer as ArrayBuffer, batch.idx.byteOffset, N * 4);
@@ -138,10 +156,18 @@ export class GPTStepWebGPU {
     q.writeBuffer(this.buf.weights, 0, batch.weights.buffer as ArrayBuffer, batch.weights.byteOffset, N * 4);
     let W = 0;
     for (let i = 0; i < N; i++) W += batch.weights[i];
-    const enc = this.r.encode({ T: batch.T, W: Math.max(W, 1), h }, 0, update ? this.r.ops.length : this.optimizerFrom);
+    return Math.max(W, 1);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+
+  private run(batch: HostBatch, h: StepHyper, update: boolean): PendingLoss {
+    this.r.syncTfjs();
+    const W = this.upload(batch);
+    const enc = this.r.encode({ T: batch.T, W, h }, 0, update ? this.r.ops.length : this.optimizerFrom);
     const staging = this.staging.pop() ?? this.r.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     enc.copyBufferToBuffer(this.buf.loss, 0, staging, 0, 4);
-    q.submit([enc.finish()]);
+    this.r.device.queue.submit([enc.finish()]);
     if (update) this.r.invalidateTfjs([...this.vars, ...this.m, ...this.s]);
     let done = false;
     return {

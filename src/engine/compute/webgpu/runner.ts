@@ -132,6 +132,52 @@ export class KernelRunner<C> {
 
   /** Encodes ops[from, to) for context c into one compute pass of a new command encoder (not yet submitted). */
   encode(c: C, from = 0, to = this.ops.length): GPUCommandEncoder {
+    this.writeUniforms(c, from, to);
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (let i = from; i < to; i++) this.dispatch(pass, i, c);
+    pass.end();
+    return enc;
+  }
+
+  /**
+   * Runs ops[from, to) once, each in its own compute pass between two GPU timestamps, and returns each op's kernel
+   * name and GPU milliseconds; null where the device has no timestamp queries. For finding the kernels that dominate.
+   */
+  async profile(c: C, from = 0, to = this.ops.length): Promise<{ kernel: string; ms: number }[] | null> {
+    if (!this.device.features.has('timestamp-query')) return null;
+    const n = to - from;
+    this.writeUniforms(c, from, to);
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * n });
+    const enc = this.device.createCommandEncoder();
+    for (let i = from; i < to; i++) {
+      const k = 2 * (i - from);
+      const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: k, endOfPassWriteIndex: k + 1 } });
+      this.dispatch(pass, i, c);
+      pass.end();
+    }
+    const resolved = this.device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const read = this.device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    enc.resolveQuerySet(querySet, 0, 2 * n, resolved, 0);
+    enc.copyBufferToBuffer(resolved, 0, read, 0, 16 * n);
+    this.device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const t = new BigUint64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    for (const x of [read, resolved]) x.destroy();
+    querySet.destroy();
+    return Array.from({ length: n }, (_, j) => ({ kernel: this.ops[from + j].kernel.name, ms: Number(t[2 * j + 1] - t[2 * j]) / 1e6 }));
+  }
+
+  private dispatch(pass: GPUComputePassEncoder, i: number, c: C): void {
+    const [x, y, z = 1] = this.ops[i].groups(c);
+    if (x === 0 || y === 0) return;
+    pass.setPipeline(this.pipelines.get(this.ops[i].kernel.name)!.pipeline);
+    pass.setBindGroup(0, this.groups[i]);
+    pass.dispatchWorkgroups(x, y, z);
+  }
+
+  private writeUniforms(c: C, from: number, to: number): void {
     const uni = new ArrayBuffer(SLOT * (to - from));
     for (let i = from; i < to; i++) {
       const op = this.ops[i];
@@ -144,17 +190,6 @@ export class KernelRunner<C> {
       });
     }
     this.device.queue.writeBuffer(this.uniformBuf!, SLOT * from, uni);
-    const enc = this.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (let i = from; i < to; i++) {
-      const [x, y, z = 1] = this.ops[i].groups(c);
-      if (x === 0 || y === 0) continue;
-      pass.setPipeline(this.pipelines.get(this.ops[i].kernel.name)!.pipeline);
-      pass.setBindGroup(0, this.groups[i]);
-      pass.dispatchWorkgroups(x, y, z);
-    }
-    pass.end();
-    return enc;
   }
 
   /** Copies `floats` elements of an owned buffer to the host. */
