@@ -26,6 +26,14 @@ fn dropScale(seed: u32, site: u32, i: u32, keep: f32) -> f32 {
   return select(0.0, 1.0 / keep, r < keep);
 }`;
 
+// GPT-NeoX rotary embedding of channel i of a head: x cos + rotate_half(x) sin, rotate_half(x)[i] = -x[i + hd/2]
+// for i < hd/2, x[i - hd/2] above; `partner` is x at ropePartner(i).
+const ropeFns = /* wgsl */ `
+fn ropePartner(i: u32, hd: u32) -> u32 { return select(i - hd / 2u, i + hd / 2u, i < hd / 2u); }
+fn ropeRotate(x: f32, partner: f32, i: u32, hd: u32, cs: f32, sn: f32) -> f32 {
+  return x * cs + select(1.0, -1.0, i < hd / 2u) * partner * sn;
+}`;
+
 const geluFns = /* wgsl */ `
 const GELU_C: f32 = 0.7978845608028654;
 fn gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + tanh(GELU_C * (x + 0.044715 * x * x * x))); }
@@ -164,7 +172,7 @@ export const sumSplits: KernelDef = {
   workgroupSize: [256, 1],
   code: /* wgsl */ `
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
-  let i = gid.x + gid.y * 65535u * 256u;
+  let i = flatIndex(gid);
   if (i >= u.size) { return; }
   var s = 0.0;
   for (var z = 0u; z < u.splits; z++) { s += P[z * u.size + i]; }
@@ -182,7 +190,7 @@ export function embedForward(learnedPos: boolean): KernelDef {
     code: /* wgsl */ `
 ${pcg}
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
-  let o = gid.x + gid.y * 65535u * 256u;
+  let o = flatIndex(gid);
   if (o >= u.N * u.D) { return; }
   let n = o / u.D;
   let d = o % u.D;
@@ -242,7 +250,7 @@ export const dropoutMask: KernelDef = {
   code: /* wgsl */ `
 ${pcg}
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
-  let o = gid.x + gid.y * 65535u * 256u;
+  let o = flatIndex(gid);
   if (o >= u.size) { return; }
   Y[o] = X[o] * dropScale(u.seed, u.site, o, u.keep);
 }`,
@@ -359,6 +367,10 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   };
 }
 
+/** Where channel c of row n (= b*T + t) of an [N, D] activation lives in the [B, H, T, hd] layout of one head. */
+const headIndex = /* wgsl */ `
+fn headIndex(n: u32, c: u32) -> u32 { return (((n / u.T) * u.H + c / u.hd) * u.T + n % u.T) * u.hd + c % u.hd; }`;
+
 /**
  * Splits qkv [N, 3D] into Q, K, V [B, H, T, hd] and rotates Q and K (GPT-NeoX half rotation) with the model's own
  * cos/sin tables [blockSize, hd], the same numbers the tfjs model uses. One thread per (row, channel).
@@ -370,28 +382,24 @@ export function qkvSplit(rope: boolean): KernelDef {
     buffers: [['QKV', 'r'], ['cosT', 'r'], ['sinT', 'r'], ['Q', 'w'], ['K', 'w'], ['V', 'w']],
     workgroupSize: [256, 1],
     code: /* wgsl */ `
+${ropeFns}
+${headIndex}
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
-  let e = gid.x + gid.y * 65535u * 256u;
+  let e = flatIndex(gid);
   if (e >= u.N * u.D) { return; }
   let n = e / u.D;
   let c = e % u.D;
-  let b = n / u.T;
-  let t = n % u.T;
-  let h = c / u.hd;
+  let o = headIndex(n, c);
   let i = c % u.hd;
-  let o = ((b * u.H + h) * u.T + t) * u.hd + i;
   let row = n * 3u * u.D;
   var q = QKV[row + c];
   var k = QKV[row + u.D + c];
   ${rope ? /* wgsl */ `
-  let hh = u.hd / 2u;
-  let lo = i < hh;
-  let p = h * u.hd + select(i - hh, i + hh, lo);
-  let sg = select(1.0, -1.0, lo);
-  let cs = cosT[t * u.hd + i];
-  let sn = sinT[t * u.hd + i];
-  q = q * cs + sg * QKV[row + p] * sn;
-  k = k * cs + sg * QKV[row + u.D + p] * sn;` : '_ = cosT[0] + sinT[0];'}
+  let p = c - i + ropePartner(i, u.hd);
+  let cs = cosT[(n % u.T) * u.hd + i];
+  let sn = sinT[(n % u.T) * u.hd + i];
+  q = ropeRotate(q, QKV[row + p], i, u.hd, cs, sn);
+  k = ropeRotate(k, QKV[row + u.D + p], i, u.hd, cs, sn);` : '_ = cosT[0] + sinT[0];'}
   Q[o] = q;
   K[o] = k;
   V[o] = QKV[row + 2u * u.D + c];
@@ -407,27 +415,24 @@ export function qkvMerge(rope: boolean): KernelDef {
     buffers: [['dQ', 'r'], ['dK', 'r'], ['dV', 'r'], ['cosT', 'r'], ['sinT', 'r'], ['dQKV', 'w']],
     workgroupSize: [256, 1],
     code: /* wgsl */ `
+${ropeFns}
+${headIndex}
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
-  let e = gid.x + gid.y * 65535u * 256u;
+  let e = flatIndex(gid);
   if (e >= u.N * u.D) { return; }
   let n = e / u.D;
   let c = e % u.D;
-  let b = n / u.T;
-  let t = n % u.T;
-  let h = c / u.hd;
   let j = c % u.hd;
-  let base = ((b * u.H + h) * u.T + t) * u.hd;
+  let base = headIndex(n, c) - j;
+  let tp = (n % u.T) * u.hd;
   var dq = dQ[base + j];
   var dk = dK[base + j];
   ${rope ? /* wgsl */ `
-  // y = x cos + rotate_half(x) sin, rotate_half(x)[i] = -x[i + half] (i < hh), x[i - half] (i >= half)
-  let hh = u.hd / 2u;
-  let lo = j < hh;
-  let p = select(j - hh, j + hh, lo);
-  let sg = select(-1.0, 1.0, lo);
-  let tp = t * u.hd;
-  dq = dq * cosT[tp + j] + sg * dQ[base + p] * sinT[tp + p];
-  dk = dk * cosT[tp + j] + sg * dK[base + p] * sinT[tp + p];` : '_ = cosT[0] + sinT[0];'}
+  // the transpose of ropeRotate: channel j gets its own gradient times cos, and its partner p's times sin with the
+  // sign p itself was rotated with
+  let p = ropePartner(j, u.hd);
+  dq = ropeRotate(dq, dQ[base + p] * sinT[tp + p], p, u.hd, cosT[tp + j], 1.0);
+  dk = ropeRotate(dk, dK[base + p] * sinT[tp + p], p, u.hd, cosT[tp + j], 1.0);` : '_ = cosT[0] + sinT[0];'}
   let row = n * 3u * u.D;
   dQKV[row + c] = dq;
   dQKV[row + u.D + c] = dk;
@@ -644,7 +649,7 @@ export const adamw: KernelDef = {
   workgroupSize: [256, 1],
   code: /* wgsl */ `
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
-  let i = gid.x + gid.y * 65535u * 256u;
+  let i = flatIndex(gid);
   if (i >= u.size) { return; }
   let scale = min(1.0, u.clip / (sqrt(normSq[0]) + 1e-6));
   let g = G[u.off + i] * scale;
@@ -669,6 +674,8 @@ export function wgslSource(k: KernelDef): string {
     .join('\n');
   return `struct Uniforms { ${fields} };
 @group(0) @binding(0) var<uniform> u: Uniforms;
+// a flat thread index over a dispatch that spills past 65535 workgroups into y (runner.ts flatGroups)
+fn flatIndex(gid: vec3<u32>) -> u32 { return gid.x + gid.y * 65535u * 256u; }
 ${bindings}
 ${k.code}
 @compute @workgroup_size(${k.workgroupSize[0]}, ${k.workgroupSize[1]})
@@ -690,7 +697,7 @@ export function embedAt(learnedPos: boolean): KernelDef {
     workgroupSize: [256, 1],
     code: /* wgsl */ `
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
-  let o = gid.x + gid.y * 65535u * 256u;
+  let o = flatIndex(gid);
   if (o >= u.N * u.D) { return; }
   let i = o / u.D;
   let d = o % u.D;
@@ -710,8 +717,9 @@ export function qkvToCache(rope: boolean): KernelDef {
     buffers: [['QKV', 'r'], ['pos:i', 'r'], ['cosT', 'r'], ['sinT', 'r'], ['Q', 'w'], ['Kc', 'w'], ['Vc', 'w']],
     workgroupSize: [256, 1],
     code: /* wgsl */ `
+${ropeFns}
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
-  let e = gid.x + gid.y * 65535u * 256u;
+  let e = flatIndex(gid);
   if (e >= u.N * u.D) { return; }
   let n = e / u.D;
   let c = e % u.D;
@@ -724,14 +732,11 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   var k = QKV[row + u.D + c];
   ${rope ? /* wgsl */ `
   let t = u32(pos[n]);
-  let hh = u.hd / 2u;
-  let lo = i < hh;
-  let p = h * u.hd + select(i - hh, i + hh, lo);
-  let sg = select(1.0, -1.0, lo);
+  let p = h * u.hd + ropePartner(i, u.hd);
   let cs = cosT[t * u.hd + i];
   let sn = sinT[t * u.hd + i];
-  q = q * cs + sg * QKV[row + p] * sn;
-  k = k * cs + sg * QKV[row + u.D + p] * sn;` : '_ = pos[0]; _ = cosT[0] + sinT[0];'}
+  q = ropeRotate(q, QKV[row + p], i, u.hd, cs, sn);
+  k = ropeRotate(k, QKV[row + u.D + p], i, u.hd, cs, sn);` : '_ = pos[0]; _ = cosT[0] + sinT[0];'}
   Q[((r * u.H + h) * u.Tq + j) * u.hd + i] = q;
   let slot = ((r * u.H + h) * u.maxT + u.past + j) * u.hd + i;
   Kc[slot] = k;
@@ -804,7 +809,7 @@ export const takeLast: KernelDef = {
   workgroupSize: [256, 1],
   code: /* wgsl */ `
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
-  let o = gid.x + gid.y * 65535u * 256u;
+  let o = flatIndex(gid);
   if (o >= u.n * u.D) { return; }
   let r = o / u.D;
   Xl[o] = X[(r * u.Tq + u.Tq - 1u) * u.D + o % u.D];
