@@ -23,7 +23,10 @@ export interface GenContext {
   cacheDir: string;
   apiKey?: string;
   signal?: AbortSignal;
+  /** retries and other trouble */
   log?: (message: string) => void;
+  /** what ran (e.g. which decoder) */
+  info?: (message: string) => void;
 }
 
 export function trainerFor(config: ProjectConfig): Trainer {
@@ -44,7 +47,7 @@ export function generatorFor(config: ProjectConfig, modelDir: string, ctx: GenCo
     const settings = openaiSettings(config.model);
     return new OpenAIGenerator({ settings, model: remote.model, revision: remote.revision, apiKey: resolveApiKey(settings, ctx.apiKey), cacheDir: ctx.cacheDir, onRetry: ctx.log });
   }
-  return EmbeddedGenerator.open(modelDir);
+  return EmbeddedGenerator.open(modelDir, 256, ctx.info);
 }
 
 /** M0 for the embedded backend: a fresh transformer whose vocabulary and training data come from the task only. */

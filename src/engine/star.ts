@@ -73,6 +73,7 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
     apiKey: opts.apiKey,
     signal: abort.signal,
     log: (message) => say({ type: 'log', level: 'warn', message }),
+    info: (message) => say({ type: 'log', level: 'info', message }),
   };
   const stop = () => { if (opts.shouldStop?.()) throw new StopRequested(); };
 

@@ -11,6 +11,9 @@ import { GPT, GPTConfig } from '../../src/engine/model/gpt';
 import { CharTokenizer } from '../../src/engine/model/tokenizer';
 import { sample } from '../../src/engine/model/sample';
 import { StopRequested, train } from '../../src/engine/model/train';
+import { initProject, openProject } from '../../src/engine/project';
+import { runStar } from '../../src/engine/star';
+import type { ProjectConfig, RunEvent } from '../../src/engine/store/format';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -275,4 +278,26 @@ describe('fused WebGPU decoder', () => {
     }
     model.dispose();
   });
+});
+
+test('a STaR run on WebGPU trains and generates with the fused kernels and its log says so', async (t) => {
+  if (unavailable) return t.skip(unavailable);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'star-webgpu-run-'));
+  await initProject(dir, { task: 'arithmetic', trainCount: 16, exemplarCount: 16, exemplarMaxDigits: 1, maxDigits: 1, evalMaxDigits: 1, evalPerDigit: 8, seed: 3 });
+  const file = path.join(dir, 'star.json');
+  const c = JSON.parse(fs.readFileSync(file, 'utf8')) as ProjectConfig;
+  c.model = { ...c.model, compute: 'webgpu', nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 48, dropout: 0.1 };
+  c.training = { ...c.training, baseSteps: 12, schedule: { kind: 'exponential', base: 6, growth: 1.2 }, batchSize: 8 };
+  c.sampling = { ...c.sampling, maxNewTokens: 24 };
+  c.star = { ...c.star, iterations: 1, seed: 1 };
+  fs.writeFileSync(file, JSON.stringify(c, null, 2));
+  const events: RunEvent[] = [];
+  const store = await runStar(await openProject(dir), {}, (e) => events.push(e));
+  const logs = events.flatMap((e) => (e.type === 'log' ? [e.message] : []));
+  const start = events.find((e) => e.type === 'run-start');
+  assert.match(start && start.type === 'run-start' ? start.backend : '', /^webgpu/);
+  assert.ok(logs.some((m) => /^training step: fused WebGPU kernels, \d+ dispatches/.test(m)), logs.join('\n'));
+  assert.ok(logs.some((m) => /^sampling: fused WebGPU kernels/.test(m)), logs.join('\n'));
+  assert.equal(store.readRun().iterationsDone, 1);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

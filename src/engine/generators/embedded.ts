@@ -8,11 +8,17 @@ import { hashSeed } from '../random';
 import { GenerateOptions, Generator } from './generator';
 
 export class EmbeddedGenerator implements Generator {
-  private constructor(private readonly model: CausalLM, private readonly tokenizer: CharTokenizer | HFTokenizer, private readonly batchSize: number) {}
+  /** What decodes (fused WebGPU kernels or tfjs ops) is said once, not at every call. */
+  private said = false;
 
-  static open(modelDir: string, batchSize = 256): EmbeddedGenerator {
+  private constructor(
+    private readonly model: CausalLM, private readonly tokenizer: CharTokenizer | HFTokenizer, private readonly batchSize: number,
+    private readonly log?: (message: string) => void,
+  ) {}
+
+  static open(modelDir: string, batchSize = 256, log?: (message: string) => void): EmbeddedGenerator {
     const { model, tokenizer } = loadCheckpoint(modelDir);
-    return new EmbeddedGenerator(model, tokenizer, batchSize);
+    return new EmbeddedGenerator(model, tokenizer, batchSize, log);
   }
 
   async generate(prompts: string[], opts: GenerateOptions): Promise<string[][]> {
@@ -33,6 +39,7 @@ export class EmbeddedGenerator implements Generator {
       seeds,
       batchSize: this.batchSize,
       onBatch: (done) => opts.onProgress?.(Math.floor(done / k), prompts.length),
+      log: this.said ? undefined : (m) => { this.said = true; this.log?.(m); },
     });
     return prompts.map((_, i) => {
       const mine = texts.slice(i * k, (i + 1) * k);
