@@ -195,8 +195,15 @@ async function gpuModel(s: SizeSpec): Promise<object> {
   let step: (i: number) => PendingLoss;
   let dispatches: number | null = null;
   let st: GPTStepWebGPU | undefined;
+  let fusedError: string | undefined;
   if (fused) {
-    st = await GPTStepWebGPU.create(model, B, vars, m, sq, vars.map((v) => v.rank === 2), { beta1: 0.9, beta2: 0.98, eps: 1e-8 });
+    try {
+      st = await GPTStepWebGPU.create(model, B, vars, m, sq, vars.map((v) => v.rank === 2), { beta1: 0.9, beta2: 0.98, eps: 1e-8 });
+    } catch (e) {
+      fusedError = (e as Error).message; // measured with tfjs ops instead, and said so in the output
+    }
+  }
+  if (st) {
     dispatches = st.dispatchesPerStep;
     step = (i) => st!.step(batches[i % batches.length], hyper(i));
   } else {
@@ -256,7 +263,7 @@ async function gpuModel(s: SizeSpec): Promise<object> {
   }
   const sampleRes = { tokS: Math.round(((s.sample.batch * s.sample.newTokens) / best) * 10) / 10, seconds: Math.round(best * 1e4) / 1e4, decoder: said[0] ?? '', rssMB: peakRssMB() };
   model.dispose();
-  return { fused, train: trainRes, sample: sampleRes, loadavgAfter: os.loadavg(), tensorsLeft: tf.memory().numTensors };
+  return { fused: !!st, fusedError, train: trainRes, sample: sampleRes, loadavgAfter: os.loadavg(), tensorsLeft: tf.memory().numTensors };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -444,6 +451,13 @@ async function main(): Promise<void> {
   for (const r of results)
     lines.push(`  ${r.size.padEnd(6)} train ${variants.map((v) => `${r.train[`ratio_vs_${v.name}`]}x vs ${v.name}`).join(', ')}; sample ${variants.map((v) => `${r.sample[`ratio_vs_${v.name}`]}x vs ${v.name}`).join(', ')}`);
   for (const x of raw as any[]) {
+    if (x.impl === 'ours' && x.fusedError) lines.push(`WARNING ${x.size}: the fused kernels did not run (${x.fusedError}); "ours" is tfjs ops`);
+    const twin = (raw as any[]).find((y) => y.impl === 'ours-ops' && y.size === x.size && y.rep === x.rep);
+    if (x.impl === 'ours' && x.fused && twin) {
+      // same weights, batches and hyperparameters: the losses must agree, or a kernel is wrong on this GPU
+      const rel = Math.abs(x.train.loss - twin.train.loss) / Math.abs(twin.train.loss);
+      lines.push(`${x.size} rep ${x.rep + 1}: loss at the last step, fused ${x.train.loss} vs tfjs ops ${twin.train.loss}${rel > 1e-3 ? '  <-- DISAGREE' : ' (agree)'}`);
+    }
     if (x.impl !== 'ours' || x.rep !== 0 || !x.train?.profile) continue;
     const total = x.train.profile.reduce((a: number, k: any) => a + k.ms, 0);
     lines.push(`fused step, ${x.size}: GPU time by kernel (one pass a dispatch, ${r2(total)} ms in all; issue ${x.train.hostMsPerStep} ms/step on the CPU):`);
