@@ -299,19 +299,33 @@ function workerError(stderr: string): string {
   return at >= 0 ? lines[at] : lines.slice(-3).join('\n');
 }
 
-/** A python3 with torch: STAR_BENCH_PYTHON, else Debian's /usr/bin/python3 (CPU) or the first on PATH (GPU). */
+/**
+ * The BLAS behind Debian's libblas.so.3, which Debian's torch calls: python3-torch alone may bring the reference
+ * BLAS (measured here: 5 GFLOP/s sgemm, a peer 20x too slow); the peer is OpenBLAS (libopenblas0-pthread).
+ */
+function debianBlas(): string {
+  try {
+    return fs.realpathSync('/usr/lib/x86_64-linux-gnu/libblas.so.3');
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A python3 with torch: STAR_BENCH_PYTHON, else Debian's /usr/bin/python3 (CPU, on OpenBLAS) or the first on PATH (GPU). */
 function findPython(device: 'cpu' | 'gpu', log: (s: string) => void): string {
   const py = process.env.STAR_BENCH_PYTHON ?? (device === 'cpu' && fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
   const hasTorch = () => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-  if (hasTorch()) return py;
+  const debian = device === 'cpu' && py === '/usr/bin/python3';
+  if (hasTorch() && (!debian || /openblas/.test(debianBlas()))) return py;
   if (device === 'gpu' || process.platform !== 'linux' || !fs.existsSync('/usr/bin/apt-get'))
     throw new Error(`${py} cannot import torch`);
-  log('PyTorch is missing: apt-get install -y python3-torch (Debian) ...');
+  log(`PyTorch ${hasTorch() ? `runs on ${debianBlas()}` : 'is missing'}: apt-get install -y python3-torch libopenblas0-pthread (Debian) ...`);
   const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
-  execFileSync(sudo[0] ?? 'apt-get', [...(sudo.length ? ['apt-get'] : []), 'install', '-y', '-qq', 'python3-torch'], {
+  execFileSync(sudo[0] ?? 'apt-get', [...(sudo.length ? ['apt-get'] : []), 'install', '-y', '-qq', 'python3-torch', 'libopenblas0-pthread'], {
     stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
   if (!hasTorch()) throw new Error(`${py} still cannot import torch after installing python3-torch`);
+  if (debian && !/openblas/.test(debianBlas())) throw new Error(`libblas.so.3 is ${debianBlas()}, not OpenBLAS: see update-alternatives --config libblas.so.3-x86_64-linux-gnu`);
   return py;
 }
 
@@ -428,13 +442,14 @@ async function main(): Promise<void> {
   const summary = {
     device, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgEnd: os.loadavg().map(r2) },
     ours: peakOurs.backend, blasCore: peakOurs.native?.blasCore ?? null, torch: peakTorch[variants[0].name].torch,
+    torchBlas: device === 'cpu' ? debianBlas() : null,
     peakGflops: { ours: peakOurs.gflops, ...Object.fromEntries(variants.map((v) => [v.name, peakTorch[v.name].gflops])), best: peak },
     reps, seconds: Math.round((Date.now() - t0) / 1000), results, raw,
   };
 
   // 4. the table
   const lines: string[] = [];
-  lines.push(`STaR Studio bench (${device}): ours = ${summary.ours}; PyTorch ${summary.torch}; ${reps} repetitions, best counts; ${summary.seconds} s`);
+  lines.push(`STaR Studio bench (${device}): ours = ${summary.ours}; PyTorch ${summary.torch}${summary.torchBlas ? ` on ${summary.torchBlas}` : ''}; ${reps} repetitions, best counts; ${summary.seconds} s`);
   lines.push(`matmul peak (sgemm 1024^2, GFLOP/s): ours ${fmtThreads(peakOurs.gflops)}; ${variants.map((v) => `${v.name} ${fmtThreads(peakTorch[v.name].gflops)}`).join('; ')}; peak used: ${peak}`);
   const head = ['size', 'params', 'work', 'impl', 'tokens/s', 'GFLOP/s', '% peak', 'peak RSS MB', 'threads', 'load', 'spread'];
   const rows: string[][] = [];
