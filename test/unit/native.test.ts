@@ -101,11 +101,16 @@ describe('native kernels on tfjs-wasm', () => {
       [[256, 128], [256, 384], true, false],
       [[0, 5], [5, 3], false, false],
     ];
-    for (const [sa, sb, ta, tb] of cases) {
-      const a = rand(sa), b = rand(sb);
-      assertSame(() => tf.matMul(a, b, ta, tb), 1e-5, `matMul [${sa}]${ta ? 'T' : ''} x [${sb}]${tb ? 'T' : ''}`);
-      tf.dispose([a, b]);
+    // with 2 OpenBLAS threads too: the 256-row products are big enough to be split between them
+    for (const threads of [1, 2]) {
+      assert.equal(setThreads(threads), threads);
+      for (const [sa, sb, ta, tb] of cases) {
+        const a = rand(sa), b = rand(sb);
+        assertSame(() => tf.matMul(a, b, ta, tb), 1e-5, `${threads} threads: matMul [${sa}]${ta ? 'T' : ''} x [${sb}]${tb ? 'T' : ''}`);
+        tf.dispose([a, b]);
+      }
     }
+    setThreads(1);
     // K = 0: zeros (the stock kernel leaves the output uninitialized)
     const z = tf.matMul(tf.zeros([4, 0]), tf.zeros([0, 3]));
     assert.deepEqual([...z.dataSync()], new Array(12).fill(0));
