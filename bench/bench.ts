@@ -24,6 +24,7 @@ import { GPT, GPTConfig } from '../src/engine/model/gpt';
 import { sample } from '../src/engine/model/sample';
 import { CharTokenizer } from '../src/engine/model/tokenizer';
 import { adamStepSize, learningRate, sumAll, train } from '../src/engine/model/train';
+import { GPTDecodeWebGPU } from '../src/engine/compute/webgpu/gptDecode';
 import { GPTStepWebGPU, HostBatch, PendingLoss } from '../src/engine/compute/webgpu/gptStep';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -238,13 +239,18 @@ async function gpuModel(s: SizeSpec): Promise<object> {
     l.dispose();
   }
   const ms = (performance.now() - t0) / s.train.steps;
+  // GPU memory: tfjs's buffers (parameters, moments; all of it with tfjs ops) and the fused step's own
+  const MB = (bytes: number) => Math.round(bytes / 2 ** 20 * 10) / 10;
+  const tfjsBytes = () => (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? 0;
+  const onGpu = tf.getBackend() === 'webgpu';
+  const trainGpuMB = onGpu ? MB(tfjsBytes() + (st?.gpuBytes ?? 0)) : undefined;
   // one more step with each dispatch timed on the GPU (its own pass each, so the sum exceeds a step): where time goes
   const prof = st ? await st.profile(batches[0], hyper(total - 1)) : null;
   const profile = prof?.map((k) => ({ ...k, ms: Math.round(k.ms * 1000) / 1000 }));
   st?.dispose();
   const trainRes = {
     tokS: Math.round(((B * T) / ms) * 1e4) / 10, msPerStep: Math.round(ms * 100) / 100, hostMsPerStep: Math.round((hostMs / s.train.steps) * 100) / 100,
-    loss: Math.round(loss * 1e4) / 1e4, lossEvery: every, dispatches, rssMB: peakRssMB(), ...(profile ? { profile } : {}),
+    loss: Math.round(loss * 1e4) / 1e4, lossEvery: every, dispatches, rssMB: peakRssMB(), gpuMB: trainGpuMB, ...(profile ? { profile } : {}),
   };
   tf.dispose([...m, ...sq]);
 
@@ -261,7 +267,17 @@ async function gpuModel(s: SizeSpec): Promise<object> {
     await sample(model, tok, prompts, opt(s.sample.newTokens));
     best = Math.min(best, (performance.now() - t1) / 1e3);
   }
-  const sampleRes = { tokS: Math.round(((s.sample.batch * s.sample.newTokens) / best) * 10) / 10, seconds: Math.round(best * 1e4) / 1e4, decoder: said[0] ?? '', rssMB: peakRssMB() };
+  // the fused decoder's own buffers are what sample() allocates for this batch size: make one to count them
+  let decoderBytes = 0;
+  if (fused && said[0]?.includes('fused')) {
+    const d = await GPTDecodeWebGPU.create(model, s.sample.batch);
+    decoderBytes = d.gpuBytes;
+    d.dispose();
+  }
+  const sampleRes = {
+    tokS: Math.round(((s.sample.batch * s.sample.newTokens) / best) * 10) / 10, seconds: Math.round(best * 1e4) / 1e4, decoder: said[0] ?? '',
+    rssMB: peakRssMB(), gpuMB: onGpu ? MB(tfjsBytes() + decoderBytes) : undefined,
+  };
   model.dispose();
   return { fused: !!st, fusedError, train: trainRes, sample: sampleRes, loadavgAfter: os.loadavg(), tensorsLeft: tf.memory().numTensors };
 }
@@ -393,15 +409,15 @@ async function main(): Promise<void> {
       const o = runOurs({ kind: 'model', backend, size: s });
       raw.push({ impl: 'ours', size: s.name, rep, ...o });
       const load = r2(o.loadavg[0]);
-      add('ours', s.name, 'train', { tokS: o.train.tokS, load, rssMB: o.train.rssMB });
-      add('ours', s.name, 'sample', { tokS: o.sample.tokS, load, rssMB: o.sample.rssMB });
+      add('ours', s.name, 'train', { tokS: o.train.tokS, load, rssMB: o.train.rssMB, gpuMB: o.train.gpuMB });
+      add('ours', s.name, 'sample', { tokS: o.sample.tokS, load, rssMB: o.sample.rssMB, gpuMB: o.sample.gpuMB });
       log(`[${((Date.now() - t0) / 1e3).toFixed(0)}s] rep ${rep + 1} ${s.name} ours: train ${o.train.tokS} tok/s (loss ${o.train.loss}), sample ${o.sample.tokS} tok/s, load ${load}`);
       if (withOps) {
         // the same on WebGPU with tfjs ops instead of the fused kernels: what the fusion buys
         const x = runOurs({ kind: 'model', backend, size: s }, { ...process.env, STAR_WEBGPU_FUSED: '0' });
         raw.push({ impl: 'ours-ops', size: s.name, rep, ...x });
-        add('ours-ops', s.name, 'train', { tokS: x.train.tokS, load: r2(x.loadavg[0]), rssMB: x.train.rssMB });
-        add('ours-ops', s.name, 'sample', { tokS: x.sample.tokS, load: r2(x.loadavg[0]), rssMB: x.sample.rssMB });
+        add('ours-ops', s.name, 'train', { tokS: x.train.tokS, load: r2(x.loadavg[0]), rssMB: x.train.rssMB, gpuMB: x.train.gpuMB });
+        add('ours-ops', s.name, 'sample', { tokS: x.sample.tokS, load: r2(x.loadavg[0]), rssMB: x.sample.rssMB, gpuMB: x.sample.gpuMB });
         log(`[${((Date.now() - t0) / 1e3).toFixed(0)}s] rep ${rep + 1} ${s.name} ours-ops: train ${x.train.tokS} tok/s (loss ${x.train.loss}), sample ${x.sample.tokS} tok/s`);
       }
       for (const v of variants) {

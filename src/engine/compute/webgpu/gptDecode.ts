@@ -61,6 +61,11 @@ export class GPTDecodeWebGPU {
     return this.r.ops.length;
   }
 
+  /** GPU memory of the decoder's own buffers (KV cache, activations), beside the model's tfjs variables. */
+  get gpuBytes(): number {
+    return this.r.bytes;
+  }
+
   /** Runs n left-padded prompts of L tokens into an empty cache; the logits [n, V] of their last positions. */
   async start(ids: Int32Array, pos: Int32Array, keyMask: Float32Array, n: number, L: number): Promise<Float32Array> {
     if (n > this.capacity) throw new Error(`${n} rows, decoder built for ${this.capacity}`);

@@ -92,6 +92,11 @@ export class GPTStepWebGPU {
     return this.r.ops.length;
   }
 
+  /** GPU memory of the step's own buffers (activations, gradients), beside the tfjs variables. */
+  get gpuBytes(): number {
+    return this.r.bytes;
+  }
+
   /**
    * A fused step for `model` (its parameters in `vars` order, with AdamW moments m and s), or the reason there is
    * none. Pipelines are compiled here, so WGSL or validation errors surface as a rejected promise.

@@ -77,6 +77,11 @@ export class KernelRunner<C> {
     this.ops.push(op);
   }
 
+  /** Bytes of GPU memory this runner holds (its buffers; the tfjs tensors it binds are tfjs's). */
+  get bytes(): number {
+    return this.owned.reduce((n, b) => n + b.size, 0) + (this.uniformBuf?.size ?? 0);
+  }
+
   /** Compiles every kernel once; WGSL or validation errors reject with the kernel's name. */
   async compile(): Promise<void> {
     const kernels = new Map<string, KernelDef>();
