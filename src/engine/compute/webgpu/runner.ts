@@ -26,6 +26,47 @@ export interface Op<C> {
 
 const SLOT = 256; // bytes of uniforms per op: minUniformBufferOffsetAlignment
 
+interface Compiled {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+// Pipelines by device and kernel name, shared by every runner: a sampler or trainer made per call compiles nothing
+// after the first (compiling is tens of milliseconds a kernel).
+const compiledOn = new WeakMap<GPUDevice, Map<string, Promise<Compiled>>>();
+
+function compileKernel(device: GPUDevice, k: KernelDef): Promise<Compiled> {
+  let cache = compiledOn.get(device);
+  if (!cache) compiledOn.set(device, (cache = new Map()));
+  let p = cache.get(k.name);
+  if (!p) {
+    p = (async () => {
+      const layout = device.createBindGroupLayout({
+        entries: [
+          { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+          ...k.buffers.map(([, access], i) => ({
+            binding: i + 1,
+            visibility: GPUShaderStage.COMPUTE,
+            buffer: { type: access === 'r' ? ('read-only-storage' as const) : ('storage' as const) },
+          })),
+        ],
+      });
+      const module = device.createShaderModule({ code: wgslSource(k), label: k.name });
+      const errors = (await module.getCompilationInfo()).messages.filter((msg) => msg.type === 'error');
+      if (errors.length) throw new Error(`WGSL ${k.name}: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}`);
+      const pipeline = await device.createComputePipelineAsync({
+        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: 'entry' },
+        label: k.name,
+      });
+      return { pipeline, layout };
+    })();
+    cache.set(k.name, p);
+    p.catch(() => cache!.delete(k.name)); // a failure is not cached
+  }
+  return p;
+}
+
 export function webgpuBackend(): WebGPUBackendLike {
   if (tf.getBackend() !== 'webgpu') throw new Error('backend is not webgpu');
   return tf.backend() as unknown as WebGPUBackendLike;
@@ -47,7 +88,7 @@ export class KernelRunner<C> {
   readonly device = this.backend.device;
   readonly ops: Op<C>[] = [];
   private readonly owned: GPUBuffer[] = [];
-  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private readonly pipelines = new Map<string, Compiled>();
   private readonly stand: GPUBuffer[];
   private groups: GPUBindGroup[] = [];
   private boundTo: GPUBuffer[] = [];
@@ -82,31 +123,12 @@ export class KernelRunner<C> {
     return this.owned.reduce((n, b) => n + b.size, 0) + (this.uniformBuf?.size ?? 0);
   }
 
-  /** Compiles every kernel once; WGSL or validation errors reject with the kernel's name. */
+  /** Compiles every kernel (once per device); WGSL or validation errors reject with the kernel's name. */
   async compile(): Promise<void> {
     const kernels = new Map<string, KernelDef>();
     for (const op of this.ops) kernels.set(op.kernel.name, op.kernel);
-    await Promise.all([...kernels.values()].filter((k) => !this.pipelines.has(k.name)).map(async (k) => {
-      const layout = this.device.createBindGroupLayout({
-        entries: [
-          { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
-          ...k.buffers.map(([, access], i) => ({
-            binding: i + 1,
-            visibility: GPUShaderStage.COMPUTE,
-            buffer: { type: access === 'r' ? ('read-only-storage' as const) : ('storage' as const) },
-          })),
-        ],
-      });
-      const module = this.device.createShaderModule({ code: wgslSource(k), label: k.name });
-      const errors = (await module.getCompilationInfo()).messages.filter((msg) => msg.type === 'error');
-      if (errors.length) throw new Error(`WGSL ${k.name}: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}`);
-      const pipeline = await this.device.createComputePipelineAsync({
-        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: 'entry' },
-        label: k.name,
-      });
-      this.pipelines.set(k.name, { pipeline, layout });
-    }));
+    for (const [name, c] of await Promise.all([...kernels.values()].map(async (k) => [k.name, await compileKernel(this.device, k)] as const)))
+      this.pipelines.set(name, c);
     this.uniformBuf?.destroy();
     this.uniformBuf = this.device.createBuffer({ size: SLOT * this.ops.length, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.boundTo = [];
