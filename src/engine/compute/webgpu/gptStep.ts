@@ -45,6 +45,7 @@ export function fusedStepUnsupported(model: unknown, batchSize: number): string 
   if (V > 4096) return `vocabulary of ${V} (the embedding gradient kernel is for character vocabularies)`;
   if (hd > 256 || hd % 2 !== 0) return `head size ${hd}`;
   if (T > 2048) return `context ${T}`;
+  if (Math.max(V, T) * D > 65535 * 256) return 'embedding tables too large for one dispatch row'; // embedBackward's x
   const limit = webgpuBackend().device.limits.maxStorageBufferBindingSize;
   const biggest = 4 * Math.max(batchSize * H * T * T, batchSize * T * Math.max(4 * D, V), EMBED_CHUNKS * V * D);
   if (biggest > limit) return `a ${biggest >> 20} MiB buffer exceeds the device's binding limit`;
