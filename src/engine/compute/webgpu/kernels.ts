@@ -1,4 +1,5 @@
-// WGSL kernels of the GPT's training step: forward, backward and AdamW, as in llm.c, one dispatch each.
+// WGSL kernels of the GPT's training step (forward, backward and AdamW, as in llm.c, one dispatch each) and of its
+// decoding with a KV cache.
 // Every kernel reads its sizes from a uniform struct of 32-bit fields (all u32 but those listed as f32), bound at
 // binding 0; its storage buffers follow at 1, 2, ... in the order of `buffers`.
 
@@ -34,11 +35,16 @@ fn ropeRotate(x: f32, partner: f32, i: u32, hd: u32, cs: f32, sn: f32) -> f32 {
   return x * cs + select(1.0, -1.0, i < hd / 2u) * partner * sn;
 }`;
 
+// tanh from exp(-2|x|), as tfjs-webgpu computes it: some GPUs' built-in tanh returns NaN for large arguments.
 const geluFns = /* wgsl */ `
 const GELU_C: f32 = 0.7978845608028654;
-fn gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + tanh(GELU_C * (x + 0.044715 * x * x * x))); }
+fn tanhSafe(x: f32) -> f32 {
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}
+fn gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + tanhSafe(GELU_C * (x + 0.044715 * x * x * x))); }
 fn geluGrad(x: f32) -> f32 {
-  let t = tanh(GELU_C * (x + 0.044715 * x * x * x));
+  let t = tanhSafe(GELU_C * (x + 0.044715 * x * x * x));
   return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * 0.044715 * x * x);
 }`;
 
