@@ -94,7 +94,8 @@ export interface MatmulVariant {
 }
 
 /**
- * C[M, N] = op(A)[M, K] · op(B)[K, N] with an epilogue; 64x64 tiles, 16x16 threads of 4x4 outputs each.
+ * C[M, N] = op(A)[M, K] · op(B)[K, N] with an epilogue; 64x64 tiles, 16x16 threads of 4x4 outputs each, read from
+ * workgroup memory as two vec4 a step (4 rows of A, 4 columns of B) for 16 multiply-adds.
  * Loads map neighbouring threads to neighbouring addresses in whichever layout A and B have.
  */
 export function matmul(v: MatmulVariant): KernelDef {
@@ -117,8 +118,9 @@ export function matmul(v: MatmulVariant): KernelDef {
     code: /* wgsl */ `
 ${pcg}
 ${geluFns}
-var<workgroup> As: array<array<f32, 64>, 16>;
-var<workgroup> Bs: array<array<f32, 64>, 16>;
+// [k][m / 4] and [k][n / 4]: a thread reads its 4 rows of A and 4 columns of B at one k as one vec4 each
+var<workgroup> As: array<array<vec4<f32>, 16>, 16>;
+var<workgroup> Bs: array<array<vec4<f32>, 16>, 16>;
 fn loadA(m: u32, k: u32, kEnd: u32) -> f32 {
   if (m >= u.M || k >= kEnd) { return 0.0; }
   return ${v.geluA ? `gelu(A[${aIndex}])` : `A[${aIndex}]`};
@@ -131,31 +133,32 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   let row0 = wid.y * 64u;
   let col0 = wid.x * 64u;
   let tid = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
+  // acc[i]: row lid.y*4 + i of the tile, columns lid.x*4 .. +3
+  var acc: array<vec4<f32>, 4>;
   let kBegin = wid.z * u.kChunk;
   let kEnd = min(kBegin + u.kChunk, u.K);
   for (var k0 = kBegin; k0 < kEnd; k0 += 16u) {
     for (var i = 0u; i < 4u; i++) {
       let e = tid + i * 256u;
-      { ${aSlot} As[kk][mm] = loadA(row0 + mm, k0 + kk, kEnd); }
-      { ${bSlot} Bs[kk][nn] = loadB(k0 + kk, col0 + nn, kEnd); }
+      { ${aSlot} As[kk][mm >> 2u][mm & 3u] = loadA(row0 + mm, k0 + kk, kEnd); }
+      { ${bSlot} Bs[kk][nn >> 2u][nn & 3u] = loadB(k0 + kk, col0 + nn, kEnd); }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = As[kk][lid.y + 16u * i]; b[i] = Bs[kk][lid.x + 16u * i]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
-      }
+      let a = As[kk][lid.y];
+      let b = Bs[kk][lid.x];
+      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
     }
     workgroupBarrier();
   }
   for (var i = 0u; i < 4u; i++) {
-    let r = row0 + lid.y + 16u * i;
+    let r = row0 + lid.y * 4u + i;
     if (r >= u.M) { continue; }
     for (var j = 0u; j < 4u; j++) {
-      let c = col0 + lid.x + 16u * j;
+      let c = col0 + lid.x * 4u + j;
       if (c >= u.N) { continue; }
       let o = r * u.N + c;
       var val = acc[i][j];
