@@ -23,7 +23,7 @@ export function fusedDecodeUnsupported(model: unknown, rows: number): string | n
   if (tf.getBackend() !== 'webgpu') return 'backend is not webgpu';
   const { nEmbd: D, nHead: H, blockSize: T, vocabSize: V } = model.config;
   const hd = D / H;
-  if (hd > 256 || hd % 2 !== 0) return `head size ${hd}`;
+  if (hd > 256 || hd % 4 !== 0) return `head size ${hd} (the kernels read heads four floats at a time)`;
   if (T > 1024) return `context ${T}`; // the cache holds 2T positions, a query's scores 8T bytes of workgroup memory
   const biggest = 4 * rows * T * Math.max(4 * D, V, 2 * D);
   if (biggest > webgpuBackend().device.limits.maxStorageBufferBindingSize) return `a ${biggest >> 20} MiB buffer exceeds the device's binding limit`;

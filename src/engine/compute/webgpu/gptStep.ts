@@ -43,7 +43,7 @@ export function fusedStepUnsupported(model: unknown, batchSize: number): string 
   const { vocabSize: V, nEmbd: D, nHead: H, blockSize: T } = model.config;
   const hd = D / H;
   if (V > 4096) return `vocabulary of ${V} (the embedding gradient kernel is for character vocabularies)`;
-  if (hd > 256 || hd % 2 !== 0) return `head size ${hd}`;
+  if (hd > 256 || hd % 4 !== 0) return `head size ${hd} (the kernels read heads four floats at a time)`;
   if (T > 2048) return `context ${T}`;
   if (Math.max(V, T) * D > 65535 * 256) return 'embedding tables too large for one dispatch row'; // embedBackward's x
   const limit = webgpuBackend().device.limits.maxStorageBufferBindingSize;

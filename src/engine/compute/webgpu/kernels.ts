@@ -7,7 +7,10 @@ export interface KernelDef {
   name: string;
   /** uniform fields in order; names ending in ':f' are f32, the rest u32 */
   uniforms: string[];
-  /** storage bindings in order: 'r' read-only, 'w' read-write; name ending in ':i' is array<i32>, else array<f32> */
+  /**
+   * storage bindings in order: 'r' read-only, 'w' read-write; a name ending in ':i' is array<i32>, ':v4'
+   * array<vec4<f32>> (the same buffer read four floats at a time), else array<f32>
+   */
   buffers: [string, 'r' | 'w'][];
   workgroupSize: [number, number];
   /** the body of `fn main(lid, wid, gid)`, plus helpers */
@@ -458,24 +461,25 @@ export function attentionForward(maxT: number, hd: number): KernelDef {
   return {
     name: `attentionForward[T${maxT},hd${hd}]`,
     uniforms: ['T', 'H', 'scale:f'],
-    buffers: [['Q', 'r'], ['K', 'r'], ['V', 'r'], ['P', 'w'], ['Y', 'w']],
+    buffers: [['Q', 'r'], ['K:v4', 'r'], ['V', 'r'], ['P', 'w'], ['Y', 'w']],
     workgroupSize: [64, 1],
     code: /* wgsl */ `
 ${reduce64}
 const HD = ${hd}u;
-var<workgroup> q: array<f32, ${hd}>;
+var<workgroup> q: array<vec4<f32>, ${hd / 4}>;
 var<workgroup> p: array<f32, ${maxT}>;
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   let t = wid.x;
   let bh = wid.y;
   let l = lid.x;
   let base = bh * u.T * HD;
-  for (var d = l; d < HD; d += 64u) { q[d] = Q[base + t * HD + d]; }
+  for (var d = l; d < HD; d += 64u) { q[d >> 2u][d & 3u] = Q[base + t * HD + d]; }
   workgroupBarrier();
   var mx = -3.4e38;
   for (var s = l; s <= t; s += 64u) {
     var qk = 0.0;
-    for (var d = 0u; d < HD; d++) { qk = fma(q[d], K[base + s * HD + d], qk); }
+    let k4 = (base + s * HD) / 4u;
+    for (var d = 0u; d < HD / 4u; d++) { qk += dot(q[d], K[k4 + d]); }
     let sc = qk * u.scale;
     p[s] = sc;
     mx = max(mx, sc);
@@ -508,12 +512,12 @@ export function attentionBackwardQuery(maxT: number, hd: number): KernelDef {
   return {
     name: `attentionBackwardQuery[T${maxT},hd${hd}]`,
     uniforms: ['T', 'H', 'scale:f'],
-    buffers: [['K', 'r'], ['V', 'r'], ['P', 'r'], ['dY', 'r'], ['dS', 'w'], ['dQ', 'w']],
+    buffers: [['K', 'r'], ['V:v4', 'r'], ['P', 'r'], ['dY', 'r'], ['dS', 'w'], ['dQ', 'w']],
     workgroupSize: [64, 1],
     code: /* wgsl */ `
 ${reduce64}
 const HD = ${hd}u;
-var<workgroup> dy: array<f32, ${hd}>;
+var<workgroup> dy: array<vec4<f32>, ${hd / 4}>;
 var<workgroup> ds: array<f32, ${maxT}>;
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   let t = wid.x;
@@ -523,12 +527,13 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   let h = bh % u.H;
   let base = bh * u.T * HD;
   let prow = (bh * u.T + t) * u.T;
-  for (var d = l; d < HD; d += 64u) { dy[d] = dY[((b * u.T + t) * u.H + h) * HD + d]; }
+  for (var d = l; d < HD; d += 64u) { dy[d >> 2u][d & 3u] = dY[((b * u.T + t) * u.H + h) * HD + d]; }
   workgroupBarrier();
   var dsum = 0.0;
   for (var s = l; s <= t; s += 64u) {
     var dp = 0.0;
-    for (var d = 0u; d < HD; d++) { dp = fma(dy[d], V[base + s * HD + d], dp); }
+    let v4 = (base + s * HD) / 4u;
+    for (var d = 0u; d < HD / 4u; d++) { dp += dot(dy[d], V[v4 + d]); }
     ds[s] = dp;
     dsum += dp * P[prow + s];
   }
@@ -677,7 +682,7 @@ export function wgslSource(k: KernelDef): string {
   const fields = k.uniforms.map((f) => (f.endsWith(':f') ? `${f.slice(0, -2)}: f32,` : `${f}: u32,`)).join(' ');
   const bindings = k.buffers
     .map(([name, access], i) => {
-      const [n, t] = name.endsWith(':i') ? [name.slice(0, -2), 'i32'] : [name, 'f32'];
+      const [n, t] = name.endsWith(':i') ? [name.slice(0, -2), 'i32'] : name.endsWith(':v4') ? [name.slice(0, -3), 'vec4<f32>'] : [name, 'f32'];
       return `@group(0) @binding(${i + 1}) var<storage, ${access === 'r' ? 'read' : 'read_write'}> ${n}: array<${t}>;`;
     })
     .join('\n');
@@ -762,12 +767,12 @@ export function attentionCached(maxT: number, hd: number): KernelDef {
   return {
     name: `attentionCached[T${maxT},hd${hd}]`,
     uniforms: ['Tq', 'H', 'past', 'maxT', 'promptLen', 'scale:f'],
-    buffers: [['Q', 'r'], ['Kc', 'r'], ['Vc', 'r'], ['keyMask', 'r'], ['Y', 'w']],
+    buffers: [['Q', 'r'], ['Kc:v4', 'r'], ['Vc', 'r'], ['keyMask', 'r'], ['Y', 'w']],
     workgroupSize: [64, 1],
     code: /* wgsl */ `
 ${reduce64}
 const HD = ${hd}u;
-var<workgroup> q: array<f32, ${hd}>;
+var<workgroup> q: array<vec4<f32>, ${hd / 4}>;
 var<workgroup> p: array<f32, ${maxT}>;
 fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   let j = wid.x;
@@ -777,14 +782,15 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   let l = lid.x;
   let last = u.past + j;
   let base = rh * u.maxT * HD;
-  for (var d = l; d < HD; d += 64u) { q[d] = Q[(rh * u.Tq + j) * HD + d]; }
+  for (var d = l; d < HD; d += 64u) { q[d >> 2u][d & 3u] = Q[(rh * u.Tq + j) * HD + d]; }
   workgroupBarrier();
   var mx = -3.4e38;
   for (var s = l; s <= last; s += 64u) {
     var sc = -3.4e38;
     if (s >= u.promptLen || keyMask[r * u.maxT + s] > 0.0) {
       var qk = 0.0;
-      for (var d = 0u; d < HD; d++) { qk = fma(q[d], Kc[base + s * HD + d], qk); }
+      let k4 = (base + s * HD) / 4u;
+      for (var d = 0u; d < HD / 4u; d++) { qk += dot(q[d], Kc[k4 + d]); }
       sc = qk * u.scale;
     }
     p[s] = sc;

@@ -102,7 +102,7 @@ export class KernelRunner<C> {
   /** A zeroed storage buffer of `floats` 32-bit elements, freed with the runner. */
   buffer(floats: number): GPUBuffer {
     const b = this.device.createBuffer({
-      size: Math.max(16, Math.ceil(floats) * 4),
+      size: Math.max(16, Math.ceil(floats / 4) * 16), // whole vec4s: some kernels read buffers as array<vec4<f32>>
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     this.owned.push(b);
