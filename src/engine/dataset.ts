@@ -27,7 +27,7 @@ async function scan(
   task: Task,
   kind: RecordKind,
   onError: (e: JsonlError) => void,
-  onRecord: (ex: Example) => void,
+  onRecord: (ex: Example, raw: Record<string, unknown>) => void,
 ): Promise<void> {
   const unreadable = await checkReadable(file);
   if (unreadable) return onError(unreadable);
@@ -55,7 +55,7 @@ async function scan(
     }
     firstLine.set(ex.id, line);
     ex.line = line;
-    onRecord(ex);
+    onRecord(ex, value as Record<string, unknown>);
   }
   // A file whose lines were all bad already has its errors; "no records" is for one with nothing but blank lines.
   if (lines === 0) onError(new JsonlError(file, 0, 'no records'));
@@ -69,6 +69,16 @@ function thrower(e: JsonlError): never {
 export async function loadExamples(file: string, task: Task): Promise<Example[]> {
   const out: Example[] = [];
   await scan(file, task, 'examples', thrower, (ex) => out.push(ex));
+  return out;
+}
+
+/**
+ * The records of a file exactly as written (for copying into a project), after each has passed the task's checks;
+ * throws JsonlError (`file:line: reason`) at the first bad line. One pass over the file.
+ */
+export async function loadRecords(file: string, task: Task, kind: RecordKind): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  await scan(file, task, kind, thrower, (_ex, raw) => out.push(raw));
   return out;
 }
 

@@ -2,8 +2,8 @@
 // any mistake) and creates new ones from a per-task template.
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadExamples, loadExemplars } from './dataset';
-import { appendJsonl, readJsonl, writeJsonAtomic } from './store/jsonl';
+import { loadExamples, loadExemplars, loadRecords } from './dataset';
+import { appendJsonl, writeJsonAtomic } from './store/jsonl';
 import type { ModelSpec, ProjectConfig, TrainerSpec } from './store/format';
 import { arithmeticExemplar, generateAdditions } from './tasks/arithmetic';
 import { getTask } from './tasks/index';
@@ -280,16 +280,12 @@ export async function initProject(dir: string, o: InitOptions): Promise<void> {
     write(config.eval, E.map((e, i) => rec(e, i, 'eval')));
   } else {
     if (!o.from) throw new Error(`--from FILE is required for the ${o.task} task (a ${o.task === 'gsm8k' ? 'GSM8K' : 'CommonsenseQA'} JSONL file)`);
-    // Validate the source through the task before copying; the error names the file and line.
-    await loadExamples(o.from, task);
-    const records: Record<string, unknown>[] = [];
-    for await (const r of readJsonl(o.from)) records.push(r.value as Record<string, unknown>);
+    // Copied as written, each record checked by the task first; an error names the file and line.
+    const records = await loadRecords(o.from, task, 'examples');
     let pool = records;
     let exemplars: Record<string, unknown>[];
     if (o.exemplarsFrom) {
-      await loadExemplars(o.exemplarsFrom, task);
-      exemplars = [];
-      for await (const r of readJsonl(o.exemplarsFrom)) exemplars.push(r.value as Record<string, unknown>);
+      exemplars = await loadRecords(o.exemplarsFrom, task, 'exemplars');
     } else if (o.task === 'gsm8k') {
       // GSM8K's own worked solutions are rationales: the first records become P.
       const n = Math.min(o.exemplarCount ?? 8, Math.floor(records.length / 4));
@@ -300,9 +296,7 @@ export async function initProject(dir: string, o: InitOptions): Promise<void> {
     }
     let evalRecs: Record<string, unknown>[];
     if (o.evalFrom) {
-      await loadExamples(o.evalFrom, task);
-      evalRecs = [];
-      for await (const r of readJsonl(o.evalFrom)) evalRecs.push(r.value as Record<string, unknown>);
+      evalRecs = await loadRecords(o.evalFrom, task, 'examples');
     } else {
       // hold out a tenth (at most 500) chosen by a hash of the position, so re-running init splits the same way
       const nEval = Math.min(500, Math.max(1, Math.floor(pool.length / 10)));

@@ -46,6 +46,25 @@ describe('star init', () => {
     assert.equal(star('validate', path.join(dir, 'exemplars.jsonl'), '--task', 'gsm8k', '--exemplars').status, 0);
   });
 
+  test('--from, --exemplars and --eval are checked line by line, then copied as written', () => {
+    const q = (id: string, extra: object = {}) =>
+      JSON.stringify({ id, question: { stem: `Where is ${id}?`, choices: [{ label: 'A', text: 'sea' }, { label: 'B', text: 'sky' }] }, answerKey: 'A', ...extra });
+    const from = path.join(tmp(), 'cqa.jsonl'), ex = path.join(tmp(), 'p.jsonl'), ev = path.join(tmp(), 'e.jsonl');
+    fs.writeFileSync(from, [q('q1'), q('q2', { note: 'kept' })].join('\n') + '\n');
+    fs.writeFileSync(ex, q('p1', { rationale: 'Fish swim in the sea.' }) + '\n');
+    fs.writeFileSync(ev, [q('e1'), '{"id": "e2", "question": '].join('\n') + '\n');
+    const dir = path.join(tmp(), 'mc');
+    const bad = star('init', dir, '--task', 'multiple-choice', '--from', from, '--exemplars', ex, '--eval', ev);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /e\.jsonl:2: malformed JSON/);
+    fs.writeFileSync(ev, q('e1') + '\n');
+    const ok = star('init', dir, '--task', 'multiple-choice', '--from', from, '--exemplars', ex, '--eval', ev);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.deepEqual(lines(path.join(dir, 'data/train.jsonl')), lines(from));
+    assert.deepEqual(lines(path.join(dir, 'exemplars.jsonl')), lines(ex));
+    assert.deepEqual(lines(path.join(dir, 'data/eval.jsonl')), lines(ev));
+  });
+
   test('multiple-choice without exemplars says why it needs them', () => {
     const f = path.join(tmp(), 'cqa.jsonl');
     fs.writeFileSync(f, JSON.stringify({ id: 'q1', question: { stem: 'Where is a fish?', choices: [{ label: 'A', text: 'sea' }, { label: 'B', text: 'sky' }] }, answerKey: 'A' }) + '\n');
