@@ -10,36 +10,20 @@
 #   torch_twin.py peak  '{"threads": [1, 2], "device": "cpu", "n": 1024}'                              -> sgemm GFLOP/s
 #
 # Every command prints one JSON object on its last line. No package beyond torch is needed (safetensors is read
-# here with struct + json).
+# by safetensors_io.py, beside this file, with struct + json).
 import json
 import math
 import os
 import resource
-import struct
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
+from safetensors_io import read_safetensors  # beside this file
+
 BETA1, BETA2, EPS, LN_EPS = 0.9, 0.98, 1e-8, 1e-5
-
-
-def read_safetensors(path):
-    with open(path, 'rb') as f:
-        buf = f.read()
-    (n,) = struct.unpack('<Q', buf[:8])
-    header = json.loads(buf[8:8 + n])
-    base = 8 + n
-    out = {}
-    for name, e in header.items():
-        if name == '__metadata__':
-            continue
-        dt = {'F32': torch.float32, 'I32': torch.int32}[e['dtype']]
-        a, b = e['data_offsets']
-        t = torch.frombuffer(bytearray(buf[base + a:base + b]), dtype=dt) if b > a else torch.zeros(0, dtype=dt)
-        out[name] = t.reshape(e['shape']).clone()
-    return out
 
 
 def rope_tables(hd, T):
