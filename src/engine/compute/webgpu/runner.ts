@@ -13,7 +13,6 @@ interface WebGPUBackendLike {
   commandEncoder: GPUCommandEncoder | null;
   endComputePassEncoder(): void;
   submitQueue(): void;
-  createTensorFromGPUData(data: { buffer: GPUBuffer }, shape: number[], dtype: 'float32'): tf.Tensor;
 }
 
 /** One dispatch: a kernel, its storage buffers, and its uniforms and workgroup counts for a run's context C. */
