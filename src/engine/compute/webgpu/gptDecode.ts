@@ -1,10 +1,10 @@
 /// <reference types="@webgpu/types" />
 // Batched decoding of the GPT with a KV cache on WebGPU: each forward (the prompts, then one token a row) is
 // 4 + 8 per layer dispatches of our kernels in one submit, and the last position's logits come back to the host.
-import * as tf from '@tensorflow/tfjs-core';
-import { GPT, ropeTableValues } from '../../model/gpt';
+import { GPT } from '../../model/gpt';
+import { gptUnsupported, layerNormOp, matmulOp, ropeTables } from './gptOps';
 import * as K from './kernels';
-import { flatGroups, KernelRunner, Op, rowGroups, webgpuBackend } from './runner';
+import { flatGroups, KernelRunner, Op, webgpuBackend } from './runner';
 
 interface DecodeContext {
   /** rows in this batch (<= the decoder's capacity) */
@@ -19,11 +19,9 @@ interface DecodeContext {
 
 /** Why the fused decoder cannot run this model here, or null when it can. */
 export function fusedDecodeUnsupported(model: unknown, rows: number): string | null {
-  if (!(model instanceof GPT)) return 'not the embedded GPT';
-  if (tf.getBackend() !== 'webgpu') return 'backend is not webgpu';
-  const { nEmbd: D, nHead: H, blockSize: T, vocabSize: V } = model.config;
-  const hd = D / H;
-  if (hd > 256 || hd % 4 !== 0) return `head size ${hd} (the kernels read heads four floats at a time)`;
+  const why = gptUnsupported(model);
+  if (why) return why;
+  const { nEmbd: D, blockSize: T, vocabSize: V } = (model as GPT).config;
   if (T > 1024) return `context ${T}`; // the cache holds 2T positions, a query's scores 8T bytes of workgroup memory
   const biggest = 4 * rows * T * Math.max(4 * D, V, 2 * D);
   if (biggest > webgpuBackend().device.limits.maxStorageBufferBindingSize) return `a ${biggest >> 20} MiB buffer exceeds the device's binding limit`;
@@ -119,22 +117,13 @@ export class GPTDecodeWebGPU {
       ids: a(rows), pos: a(rows), keyMask: a(R * cacheT), x: a(rows * D), mid: a(rows * D), ln: a(rows * D), mean: a(rows), rstd: a(rows),
       qkv: a(rows * 3 * D), Q: a(rows * D), y: a(rows * D), pre: a(rows * F), xl: a(R * D), lnl: a(R * D), logits: a(R * V),
     });
-    const { cos, sin } = rope ? ropeTableValues(hd, maxT) : { cos: new Float32Array(4), sin: new Float32Array(4) };
-    b.cos = a(cos.length);
-    b.sin = a(sin.length);
-    this.r.device.queue.writeBuffer(b.cos, 0, cos.buffer as ArrayBuffer);
-    this.r.device.queue.writeBuffer(b.sin, 0, sin.buffer as ArrayBuffer);
+    Object.assign(b, ropeTables(this.r, this.model.config));
     const op = (o: Op<DecodeContext>) => this.r.add(o);
     const tokens = (c: DecodeContext) => c.n * c.Tq;
     const mm = (v: Partial<K.MatmulVariant>, bind: Op<DecodeContext>['bind'], dims: (c: DecodeContext) => [number, number, number]) =>
-      op({
-        kernel: K.matmul({ transA: false, transB: false, bias: false, geluA: false, resid: false, dropout: false, geluGradOut: false, ...v }),
-        bind,
-        uniforms: (c) => { const d = dims(c); return [...d, 0, 0, 1, d[2]]; },
-        groups: (c) => { const [M, N] = dims(c); return [Math.ceil(N / 64), Math.ceil(M / 64)]; },
-      });
+      op(matmulOp(v, bind, dims));
     const layerNorm = (X: GPUBuffer, name: string, Y: GPUBuffer, count: (c: DecodeContext) => number) =>
-      op({ kernel: K.layerNormForward, bind: [X, param(name + '.weight'), param(name + '.bias'), Y, b.mean, b.rstd], uniforms: (c) => [count(c), D, 1e-5], groups: (c) => rowGroups(count(c)) });
+      op(layerNormOp(param, name, X, Y, b.mean, b.rstd, D, count));
 
     op({
       kernel: K.embedAt(!rope), bind: [b.ids, b.pos, param('transformer.wte.weight'), ...(rope ? [] : [param('transformer.wpe.weight')]), b.x],

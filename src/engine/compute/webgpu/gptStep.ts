@@ -5,7 +5,8 @@
 // The parameters and the AdamW moments stay tf.Variables of the tfjs webgpu backend: this step reads and updates
 // their GPU buffers in place, so checkpoints, sampling and the resumable train state see the same tensors.
 import * as tf from '@tensorflow/tfjs-core';
-import { GPT, ropeTableValues } from '../../model/gpt';
+import { GPT } from '../../model/gpt';
+import { gptUnsupported, layerNormOp, matmulOp, ropeTables } from './gptOps';
 import * as K from './kernels';
 import { flatGroups, KernelRunner, Op, rowGroups, webgpuBackend } from './runner';
 
@@ -38,12 +39,10 @@ const EMBED_CHUNKS = 64;
 
 /** Why the fused step cannot run this model here, or null when it can. */
 export function fusedStepUnsupported(model: unknown, batchSize: number): string | null {
-  if (!(model instanceof GPT)) return 'not the embedded GPT';
-  if (tf.getBackend() !== 'webgpu') return 'backend is not webgpu';
-  const { vocabSize: V, nEmbd: D, nHead: H, blockSize: T } = model.config;
-  const hd = D / H;
+  const why = gptUnsupported(model);
+  if (why) return why;
+  const { vocabSize: V, nEmbd: D, nHead: H, blockSize: T } = (model as GPT).config;
   if (V > 4096) return `vocabulary of ${V} (the embedding gradient kernel is for character vocabularies)`;
-  if (hd > 256 || hd % 4 !== 0) return `head size ${hd} (the kernels read heads four floats at a time)`;
   if (T > 2048) return `context ${T}`;
   if (Math.max(V, T) * D > 65535 * 256) return 'embedding tables too large for one dispatch row'; // embedBackward's x
   const limit = webgpuBackend().device.limits.maxStorageBufferBindingSize;
@@ -73,8 +72,8 @@ export class GPTStepWebGPU {
     private readonly model: GPT,
     private readonly B: number,
     private readonly vars: tf.Variable[],
-    private readonly m: tf.Variable[],
-    private readonly s: tf.Variable[],
+    m: tf.Variable[],
+    s: tf.Variable[],
     private readonly decayed: boolean[],
     private readonly betas: { beta1: number; beta2: number; eps: number },
   ) {
@@ -137,7 +136,7 @@ export class GPTStepWebGPU {
     this.r.syncTfjs();
     const W = this.upload(batch);
     const times = await this.r.profile({ T: batch.T, W, h });
-    this.r.invalidateTfjs([...this.vars, ...this.m, ...this.s]);
+    this.r.invalidateTfjs();
     if (!times) return null;
     const by = new Map<string, { kernel: string; ms: number; calls: number }>();
     for (const { kernel, ms } of times) {
@@ -177,7 +176,7 @@ export class GPTStepWebGPU {
     const staging = this.staging.pop() ?? this.r.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     enc.copyBufferToBuffer(this.buf.loss, 0, staging, 0, 4);
     this.r.device.queue.submit([enc.finish()]);
-    if (update) this.r.invalidateTfjs([...this.vars, ...this.m, ...this.s]);
+    if (update) this.r.invalidateTfjs();
     let done = false;
     return {
       data: async () => {
@@ -205,11 +204,7 @@ export class GPTStepWebGPU {
       dQ: a(N * D), dK: a(N * D), dV: a(N * D), dS: a(this.B * H * T * T), partial: a(2 * chunks * Math.max(F, 3 * D, V)),
       G: a(this.gradSize), splits: a(512 * 64 * 64), embedPartial: a(EMBED_CHUNKS * V * D), normPartial: a(Math.ceil(this.gradSize / K.NORM_CHUNK)), normSq: a(1), res0: a(N * D),
     });
-    const { cos, sin } = this.model.config.pos === 'rope' ? ropeTableValues(D / H, T) : { cos: new Float32Array(4), sin: new Float32Array(4) };
-    this.buf.cos = a(cos.length);
-    this.buf.sin = a(sin.length);
-    this.r.device.queue.writeBuffer(this.buf.cos, 0, cos.buffer as ArrayBuffer);
-    this.r.device.queue.writeBuffer(this.buf.sin, 0, sin.buffer as ArrayBuffer);
+    Object.assign(this.buf, ropeTables(this.r, this.model.config));
     for (let l = 0; l < L; l++)
       this.perLayer.push({
         ln1: a(N * D), mean1: a(N), rstd1: a(N), Q: a(N * D), K: a(N * D), V: a(N * D), P: a(this.B * H * T * T),
@@ -230,14 +225,8 @@ export class GPTStepWebGPU {
     const b = this.buf;
     const op = (o: Op<StepContext>) => this.r.add(o);
     const chunks = (T: number) => Math.ceil((B * T) / K.COL_CHUNK);
-    const plain = { transA: false, transB: false, bias: false, geluA: false, resid: false, dropout: false, geluGradOut: false };
     const mm = (v: Partial<K.MatmulVariant>, bind: Op<StepContext>['bind'], dims: (T: number) => [number, number, number], site = 0) =>
-      op({
-        kernel: K.matmul({ ...plain, ...v }),
-        bind,
-        uniforms: (c) => { const d = dims(c.T); return [...d, c.h.seed, site, keep, d[2]]; },
-        groups: (c) => { const [M, Nn] = dims(c.T); return [Math.ceil(Nn / 64), Math.ceil(M / 64)]; },
-      });
+      op(matmulOp(v, bind, (c) => dims(c.T), (c) => [c.h.seed, site, keep]));
     /**
      * A weight gradient dW[M, N] = A^T dY over all B*T positions, split along them into enough workgroups to fill
      * a GPU (a 128 x 384 gradient is only 12 tiles), then the splits summed into the gradient buffer.
@@ -248,15 +237,14 @@ export class GPTStepWebGPU {
       const chunk = (T: number) => Math.ceil((B * T) / splits / 16) * 16;
       if (splits === 1) return mm({ transA: true, ...v }, [A, dY, grad(name)], (T) => [M, N, B * T]);
       op({
-        kernel: K.matmul({ ...plain, transA: true, splitK: true, ...v }),
-        bind: [A, dY, b.splits],
+        ...matmulOp({ transA: true, splitK: true, ...v }, [A, dY, b.splits], (c) => [M, N, B * c.T]),
         uniforms: (c) => [M, N, B * c.T, 0, 0, 1, chunk(c.T)],
         groups: (c) => [Math.ceil(N / 64), Math.ceil(M / 64), Math.ceil((B * c.T) / chunk(c.T))],
       });
       op({ kernel: K.sumSplits, bind: [b.splits, grad(name)], uniforms: (c) => [M * N, Math.ceil((B * c.T) / chunk(c.T))], groups: () => flatGroups(M * N) });
     };
     const layerNorm = (X: GPUBuffer, name: string, Y: GPUBuffer, mean: GPUBuffer, rstd: GPUBuffer) =>
-      op({ kernel: K.layerNormForward, bind: [X, param(name + '.weight'), param(name + '.bias'), Y, mean, rstd], uniforms: (c) => [B * c.T, D, 1e-5], groups: (c) => rowGroups(B * c.T) });
+      op(layerNormOp(param, name, X, Y, mean, rstd, D, (c: StepContext) => B * c.T));
     const layerNormBack = (X: GPUBuffer, name: string, mean: GPUBuffer, rstd: GPUBuffer, dY: GPUBuffer, accumulate: boolean) => {
       op({ kernel: K.layerNormBackward(accumulate), bind: [X, param(name + '.weight'), mean, rstd, dY, b.dres], uniforms: (c) => [B * c.T, D], groups: (c) => rowGroups(B * c.T) });
       op({ kernel: K.colSumPartial(true), bind: [X, mean, rstd, dY, b.partial], uniforms: (c) => [B * c.T, D, chunks(c.T)], groups: (c) => [Math.ceil(D / 64), chunks(c.T)] });

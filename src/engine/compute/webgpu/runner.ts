@@ -108,6 +108,13 @@ export class KernelRunner<C> {
     return b;
   }
 
+  /** A storage buffer holding `data`, freed with the runner. */
+  upload(data: Float32Array): GPUBuffer {
+    const b = this.buffer(data.length);
+    this.device.queue.writeBuffer(b, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    return b;
+  }
+
   /** Stands for the GPU buffer of tensors[i] in an op's bindings. */
   tensor(i: number): GPUBuffer {
     return this.stand[i];
@@ -151,9 +158,9 @@ export class KernelRunner<C> {
     if (now.length !== this.boundTo.length || now.some((b, i) => b !== this.boundTo[i])) this.bindAll(now);
   }
 
-  /** tfjs keeps values it has read on the CPU: after we write tensors in place, those are stale. */
-  invalidateTfjs(tensors: tf.Tensor[]): void {
-    for (const t of tensors) this.backend.tensorMap.get(t.dataId).values = null;
+  /** tfjs keeps values it has read on the CPU: after our kernels write the bound tensors in place, those are stale. */
+  invalidateTfjs(): void {
+    for (const t of this.tensors) this.backend.tensorMap.get(t.dataId).values = null;
   }
 
   /** Encodes ops[from, to) for context c into one compute pass of a new command encoder (not yet submitted). */
