@@ -19,11 +19,11 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/engine/compute/backend';
-import { adamwStep, nativeInfo, setThreads } from '../src/engine/compute/native';
+import { nativeInfo, setThreads } from '../src/engine/compute/native';
 import { GPT, GPTConfig } from '../src/engine/model/gpt';
 import { sample } from '../src/engine/model/sample';
 import { CharTokenizer } from '../src/engine/model/tokenizer';
-import { adamStepSize, learningRate, sumAll, train } from '../src/engine/model/train';
+import { adamStepSize, learningRate, train, trainStep } from '../src/engine/model/train';
 import { GPTDecodeWebGPU } from '../src/engine/compute/webgpu/gptDecode';
 import { GPTStepWebGPU, HostBatch, PendingLoss } from '../src/engine/compute/webgpu/gptStep';
 
@@ -208,22 +208,11 @@ async function gpuModel(s: SizeSpec): Promise<object> {
     dispatches = st.dispatchesPerStep;
     step = (i) => st!.step(batches[i % batches.length], hyper(i));
   } else {
-    const tensors = batches.map((b) => [tf.tensor2d(b.idx, [B, T], 'int32'), tf.tensor2d(b.targets, [B, T], 'int32'), tf.tensor2d(b.weights, [B, T])] as tf.Tensor2D[]);
-    step = (i) => tf.tidy(() => {
-      const [idx, tgt, w] = tensors[i % tensors.length];
+    const decays = new Set(vars.filter((v) => v.rank === 2));
+    step = (i) => {
       const h = hyper(i);
-      const { value, grads } = tf.variableGrads(() => model.loss(idx, tgt, w), vars);
-      const g = vars.map((v) => grads[v.name]);
-      const norm = tf.sqrt(sumAll(g.map((x) => tf.sum(tf.square(x)))));
-      const scale = tf.minimum(1, tf.div(h.clip, tf.add(norm, 1e-6)));
-      vars.forEach((v, j) => {
-        const [v1, m1, s1] = adamwStep(v, m[j], sq[j], g[j], scale, { beta1: 0.9, beta2: 0.98, eps: 1e-8, stepSize: h.stepSize, decay: v.rank === 2 ? h.decay : 0 });
-        m[j].assign(m1);
-        sq[j].assign(s1);
-        v.assign(v1);
-      });
-      return value as tf.Scalar;
-    });
+      return trainStep(model, vars, m, sq, decays, batches[i % batches.length], { lr: h.lr, t: i + 1, weightDecay: s.train.weightDecay, clip: h.clip, seed: 0 });
+    };
   }
   resetPeak();
   for (let i = 0; i < s.train.warmup; i++) { const l = step(i); await l.data(); l.dispose(); }

@@ -25,13 +25,13 @@ export interface SampleOptions {
 
 /** Completions (stop sequence cut off) for each prompt, in order. */
 export async function sample(model: CausalLM, tokenizer: TextTokenizer, prompts: string[], opt: SampleOptions): Promise<string[]> {
+  if (prompts.length === 0) return [];
   const out = new Array<string>(prompts.length);
   const enc = prompts.map((p) => tokenizer.encode(p));
   const limit = model.config.blockSize;
   // Prompts longer than the context keep their end.
   enc.forEach((e, i) => { if (e.length > limit - 1) enc[i] = e.slice(e.length - (limit - 1)); });
   const order = enc.map((_, i) => i).sort((a, b) => enc[a].length - enc[b].length);
-  if (prompts.length === 0) return [];
   const B = Math.min(opt.batchSize ?? 256, prompts.length);
   const decoder = await decoderFor(model, B, opt.log);
   let done = 0;

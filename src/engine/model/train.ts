@@ -204,7 +204,8 @@ function makeBatch(enc: Encoded[], order: number[], B: number, T: number, seed: 
   return { B, T: L, idx, targets: tgt, weights: w };
 }
 
-function trainStep(
+/** One step on tfjs ops: forward, backward, global-norm clipping, AdamW; the loss, not yet read. */
+export function trainStep(
   model: CausalLM,
   vars: tf.Variable[],
   m: tf.Variable[],
