@@ -3,8 +3,10 @@
 // and Debian's headless chromium driven by playwright-core (the recipe of ../shared/e2e/README.md).
 //   --suite   the mocha extension-test suite (out/test/vscode/index.js, the @vscode/test-electron run() contract),
 //             loaded as a development extension through the workbench's `payload` URL parameter;
+//   --restricted  the suites of test/vscode/restricted (out/test/vscode/restricted.js) in a workbench with workspace
+//             trust on and an untrusted folder holding a project whose star.json names a command;
 //   --e2e     the end-to-end test (test/e2e/e2e.mjs) against the .vsix installed into the server, from the palette.
-// With neither flag, both. Exit code 0 only when everything passed.
+// With no flag, all three. Exit code 0 only when everything passed.
 import { execFileSync, spawn } from 'child_process';
 import fs from 'fs';
 import http from 'http';
@@ -17,8 +19,10 @@ import util from 'util';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
-const wantSuite = args.has('--suite') || !args.has('--e2e');
-const wantE2e = args.has('--e2e') || !args.has('--suite');
+const all = !['--suite', '--restricted', '--e2e'].some((a) => args.has(a));
+const wantSuite = all || args.has('--suite');
+const wantRestricted = all || args.has('--restricted');
+const wantE2e = all || args.has('--e2e');
 const VSIX = path.join(ROOT, 'out', 'star-studio.vsix');
 const ART = path.join(ROOT, 'out', 'vscode-test');
 fs.mkdirSync(ART, { recursive: true });
@@ -44,21 +48,22 @@ const httpOk = (url) => new Promise((res) => {
   r.setTimeout(2000, () => { r.destroy(); res(false); });
 });
 
-/** A server with its own data and extensions folders; stopped by its process group, never by name. */
-async function startServer(install) {
+/** A server with its own data and extensions folders; stopped by its process group, never by name. Workspace trust is
+ *  off (its dialog steals the palette's focus) unless `trust` is set. */
+async function startServer(install, { trust = false, name = install ? 'e2e' : 'suite' } = {}) {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'star-vscode-data-'));
   fs.mkdirSync(path.join(data, 'data/Machine'), { recursive: true });
   fs.writeFileSync(path.join(data, 'data/Machine/settings.json'), JSON.stringify({
-    'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'extensions.autoCheckUpdates': false,
+    ...(trust ? {} : { 'security.workspace.trust.enabled': false }), 'workbench.startupEditor': 'none', 'extensions.autoCheckUpdates': false,
     'extensions.autoUpdate': false, 'telemetry.telemetryLevel': 'off', 'update.mode': 'none', 'workbench.tips.enabled': false,
     'window.commandCenter': false, 'chat.commandCenter.enabled': false, 'workbench.welcomePage.walkthroughs.openOnInstall': false,
   }));
-  const serverArgs = ['--accept-server-license-terms', '--disable-workspace-trust', '--server-data-dir', data, '--extensions-dir', path.join(data, 'ext')];
+  const serverArgs = ['--accept-server-license-terms', ...(trust ? [] : ['--disable-workspace-trust']), '--server-data-dir', data, '--extensions-dir', path.join(data, 'ext')];
   if (install) log(execFileSync(process.execPath, [SERVER_MAIN, ...serverArgs, '--install-extension', install], { encoding: 'utf8' }).trim().split('\n').pop());
   const port = await freePort();
   const proc = spawn(process.execPath, [SERVER_MAIN, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', ...serverArgs],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = fs.createWriteStream(path.join(ART, `server-${install ? 'e2e' : 'suite'}.log`));
+  const out = fs.createWriteStream(path.join(ART, `server-${name}.log`));
   proc.stdout.pipe(out);
   proc.stderr.pipe(out);
   const base = `http://127.0.0.1:${port}`;
@@ -82,15 +87,17 @@ const launch = () => chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-dev-shm-usage'],
 });
 
-async function runSuite() {
-  const server = await startServer();
+/** Runs a mocha run() module in the workbench; `prepare(ws)` fills the folder first. */
+async function runSuite({ entry = 'index.js', trust = false, name = 'suite', prepare = () => {} } = {}) {
+  const server = await startServer(undefined, { trust, name });
   const browser = await launch();
-  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'star-suite-ws-'));
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), `star-${name}-ws-`));
   try {
+    prepare(ws);
     const remote = (p) => `vscode-remote://127.0.0.1:${server.port}${p}`;
     const payload = JSON.stringify([
       ['extensionDevelopmentPath', remote(ROOT)],
-      ['extensionTestsPath', remote(path.join(ROOT, 'out/test/vscode/index.js'))],
+      ['extensionTestsPath', remote(path.join(ROOT, 'out/test/vscode', entry))],
       ['skipWelcome', 'true'],
     ]);
     const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
@@ -98,17 +105,26 @@ async function runSuite() {
       page.exposeFunction('codeAutomationLog', (type, a) => console.log('  ' + util.format(...(Array.isArray(a) ? a : [a]))));
       page.exposeFunction('codeAutomationExit', (code) => resolve(code));
     });
-    log('extension-test suite: starting the workbench');
+    log(`extension-test ${name}: starting the workbench`);
     await page.goto(`${server.base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(payload)}`);
     const code = await Promise.race([done, sleep(+(process.env.SUITE_TIMEOUT_MS || 300000)).then(() => 'timeout')]);
-    if (code !== 0) await page.screenshot({ path: path.join(ART, 'suite-failure.png') }).catch(() => {});
-    log(`extension-test suite: exit code ${code}`);
+    if (code !== 0) await page.screenshot({ path: path.join(ART, `${name}-failure.png`) }).catch(() => {});
+    log(`extension-test ${name}: exit code ${code}`);
     return code === 0;
   } finally {
     await browser.close();
     await server.stop();
     fs.rmSync(ws, { recursive: true, force: true });
   }
+}
+
+/** An untrusted folder with a small arithmetic project (it activates the extension) and workspace settings that would
+ *  change runs; the suite adds a project whose star.json names a command. */
+function prepareUntrusted(ws) {
+  execFileSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'init', path.join(ws, 'guarded'), '--task', 'arithmetic', '--train-count', '20',
+    '--exemplar-count', '8', '--max-digits', '2', '--exemplar-max-digits', '2', '--eval-max-digits', '2'], { stdio: 'ignore' });
+  fs.mkdirSync(path.join(ws, '.vscode'));
+  fs.writeFileSync(path.join(ws, '.vscode/settings.json'), JSON.stringify({ 'starStudio.iterations': 9, 'starStudio.seed': 42, 'starStudio.backend': 'cpu' }));
 }
 
 async function runE2e() {
@@ -133,6 +149,7 @@ async function runE2e() {
 
 let ok = true;
 if (wantSuite) ok = (await runSuite()) && ok;
+if (wantRestricted) ok = (await runSuite({ entry: 'restricted.js', trust: true, name: 'restricted', prepare: prepareUntrusted })) && ok;
 if (wantE2e) ok = (await runE2e()) && ok;
 log(ok ? 'PASS' : 'FAIL');
 process.exit(ok ? 0 : 1);

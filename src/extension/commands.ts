@@ -96,11 +96,15 @@ export async function newProject(ctx: Ctx, a: NewProjectArgs = {}): Promise<stri
   return dir;
 }
 
+/** Runs execute what star.json names (a trainer command, a server URL) and write files: only in a trusted workspace. */
+function refusedUntrusted(): boolean {
+  if (vscode.workspace.isTrusted) return false;
+  void vscode.window.showWarningMessage('STaR: runs are disabled in an untrusted workspace (they execute the model and write files).');
+  return true;
+}
+
 async function startRun(ctx: Ctx, projectDir: string, options: WorkerRunOptions, title: string): Promise<RunResult | undefined> {
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showWarningMessage('STaR: runs are disabled in an untrusted workspace (they execute the model and write files).');
-    return;
-  }
+  if (refusedUntrusted()) return;
   if (ctx.runner.running) return void vscode.window.showWarningMessage('STaR: a run is already going on; stop it first.');
   const started = Date.now();
   const sub = ctx.runner.onEvent((e) => {
@@ -159,6 +163,7 @@ export async function runIteration(ctx: Ctx, projectDir?: string) {
 }
 
 export async function runIterations(ctx: Ctx, projectDir?: string, n?: number) {
+  if (refusedUntrusted()) return; // before asking how many
   const dir = await pickProject(ctx.selection, projectDir);
   if (!dir) return;
   const fallback = defaultIterations() ?? (await openProject(dir)).config.star.iterations;
