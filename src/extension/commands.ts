@@ -183,7 +183,7 @@ export async function resume(ctx: Ctx, projectDir?: string) {
   return startRun(ctx, dir, { resume: true, runId: latest.id }, `STaR: resuming ${latest.id}`);
 }
 
-export async function openReport(ctx: Ctx, projectDir?: string, runDir?: string, iteration?: number) {
+export async function openReport(ctx: Ctx, projectDir?: string, runDir?: string, iteration?: number, focusId?: string) {
   const dir = await pickProject(ctx.selection, projectDir);
   if (!dir) return;
   let run = runDir ?? (ctx.selection.projectDir === dir ? ctx.selection.runDir : undefined);
@@ -196,7 +196,7 @@ export async function openReport(ctx: Ctx, projectDir?: string, runDir?: string,
   }
   const n = iteration ?? (ctx.selection.runDir === run ? ctx.selection.iteration : undefined) ?? defaultIteration(new RunStore(run));
   select(ctx, dir, run, n);
-  ctx.report.show(run, n);
+  ctx.report.show(run, n, focusId);
 }
 
 export async function openExemplars(ctx: Ctx, projectDir?: string) {

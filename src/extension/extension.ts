@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { ApiKeys } from './apiKeys';
 import * as cmd from './commands';
 import { ExemplarEditorProvider } from './exemplarEditor';
-import { FailedQuestions, revealQuestion } from './failedQuestions';
+import { FailedQuestions, revealQuestion, SHOW_IN_REPORT } from './failedQuestions';
 import { findProjects, Selection } from './projects';
 import { ReportPanel } from './reportPanel';
 import { Runner } from './runner';
@@ -40,6 +40,7 @@ export function activate(context: vscode.ExtensionContext): Api {
       webviewOptions: { retainContextWhenHidden: true },
     }),
     vscode.languages.registerHoverProvider({ scheme: 'file', pattern: '**/*.jsonl' }, failed),
+    vscode.languages.registerCodeActionsProvider({ scheme: 'file', pattern: '**/*.jsonl' }, failed, { providedCodeActionKinds: FailedQuestions.actionKinds }),
     runner.onDidChangeRunning((on) => { setContext('starStudio.running', on); if (!on) void updateContext(); }),
     tree.onDidChangeTreeData(() => void updateContext()),
     reg('starStudio.newProject', (a?: cmd.NewProjectArgs) => cmd.newProject(ctx, a)),
@@ -56,6 +57,7 @@ export function activate(context: vscode.ExtensionContext): Api {
     reg('starStudio.selectBackend', (name?: string) => cmd.selectBackend(name)),
     reg('starStudio.setApiKey', (dir?: unknown, key?: string) => cmd.setApiKey(ctx, dirArg(dir), key)),
     reg('starStudio.selectIteration', (dir: string, runDir: string, n: number) => cmd.select(ctx, dir, runDir, n)),
+    reg(SHOW_IN_REPORT, (runDir: string, n: number, id: string) => cmd.openReport(ctx, projectOf(runDir), runDir, n, id)),
     reg('starStudio.revealQuestion', (dir: string, runDir: string, n: number, id: string) => cmd.revealCommand(ctx, dir, runDir, n, id)),
     reg('starStudio.refresh', () => tree.refresh()),
     reg('starStudio.showLog', () => log.show()),

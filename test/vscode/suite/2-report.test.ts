@@ -82,6 +82,45 @@ suite('report, annotations, failed questions, export', () => {
     assert.ok(text.includes(`gold: ${g.gold}`));
   });
 
+  test('from a dataset line, a quick fix and the hover\'s link open the report at that question', async () => {
+    const a = await api();
+    const { dir, result } = await projectWithRun();
+    await vscode.commands.executeCommand('starStudio.selectIteration', dir, result.runDir, 1);
+    const lines = new RunStore(result.runDir!).readGenerations(1);
+    const g = lines.find((l) => l.stage === 'failed')!;
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(path.join(dir, 'data', 'train.jsonl')));
+    const at = new vscode.Range(g.line! - 1, 3, g.line! - 1, 3);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', doc.uri, at);
+    const fix = actions.find((x) => x.title.startsWith('STaR:'))!;
+    assert.ok(fix, `a STaR quick fix on line ${g.line}`);
+    assert.match(fix.title, new RegExp(`show ${g.id} in the report \\(iteration 1, failed\\)`));
+    assert.ok(fix.isPreferred, 'preferred on a failed question');
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, at.start);
+    const link = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n').match(/\(command:starStudio\.showInReport\?([^)]+)\)/);
+    assert.ok(link, 'the hover links to the report');
+    assert.deepStrictEqual(JSON.parse(decodeURIComponent(link[1])), fix.command!.arguments);
+
+    // the webview asks for the history of the row it selected: the focused question is the one on the line
+    const asked: string[] = [];
+    const receive = a.report.receive.bind(a.report);
+    a.report.receive = async (m) => { if (m.type === 'history') asked.push(m.id); return receive(m); };
+    try {
+      await vscode.commands.executeCommand(fix.command!.command, ...fix.command!.arguments!);
+      await until('the report to select the question', () => asked.includes(g.id));
+      assert.strictEqual(a.report.data!.iteration, 1);
+      const other = lines.find((l) => l.stage !== 'failed' && l.line);
+      if (other) {
+        const more = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', doc.uri, new vscode.Range(other.line! - 1, 0, other.line! - 1, 0));
+        const f = more.find((x) => x.title.startsWith('STaR:'))!;
+        assert.ok(f && !f.isPreferred, 'offered, not preferred, on a question that did not fail');
+        await vscode.commands.executeCommand(f.command!.command, ...f.command!.arguments!);
+        await until('the report to select the second question', () => asked.includes(other.id));
+      }
+    } finally {
+      a.report.receive = receive;
+    }
+  });
+
   test('the report jumps to a question\'s line in the dataset', async () => {
     const a = await api();
     const { dir } = await projectWithRun();
