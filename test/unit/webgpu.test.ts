@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/compute/backend';
 import { GPTDecodeWebGPU } from '../../src/engine/compute/webgpu/gptDecode';
 import { GPTStepWebGPU, HostBatch } from '../../src/engine/compute/webgpu/gptStep';
+import * as K from '../../src/engine/compute/webgpu/kernels';
+import { flatGroups, KernelRunner, rowGroups } from '../../src/engine/compute/webgpu/runner';
 import { GPT, GPTConfig } from '../../src/engine/model/gpt';
 import { CharTokenizer } from '../../src/engine/model/tokenizer';
 import { sample } from '../../src/engine/model/sample';
@@ -300,4 +302,44 @@ test('a STaR run on WebGPU trains and generates with the fused kernels and its l
   assert.ok(logs.some((m) => /^sampling: fused WebGPU kernels/.test(m)), logs.join('\n'));
   assert.equal(store.readRun().iterationsDone, 1);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('dispatches past 65,535 workgroups', () => {
+  // WebGPU allows 65,535 workgroups per dimension: larger grids spill into y (runner.ts flatGroups/rowGroups) and the
+  // kernels fold the two back into one index. The bench's and the demo's sizes stay under it; bigger batches do not.
+  test('a row kernel over 70,000 rows and a flat kernel over 17 million elements cover every element once', async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const runner = new KernelRunner<null>([]);
+    try {
+      const rows = 70_000, D = 4;
+      const X = Float32Array.from({ length: rows * D }, (_, i) => ((i * 7919) % 101) / 10 - 5);
+      const gamma = Float32Array.from({ length: D }, (_, d) => 1 + d / 4);
+      const beta = Float32Array.from({ length: D }, (_, d) => d / 8 - 0.2);
+      const Y = runner.buffer(rows * D), mean = runner.buffer(rows), rstd = runner.buffer(rows);
+      runner.add({ kernel: K.layerNormForward, bind: [runner.upload(X), runner.upload(gamma), runner.upload(beta), Y, mean, rstd],
+        uniforms: () => [rows, D, 1e-5], groups: () => rowGroups(rows) });
+      const size = 65_535 * 256 + 1_000_003; // past one dimension of 256-thread workgroups
+      const P = Float32Array.from({ length: size }, (_, i) => (i % 1000) + 1); // one split: 2 would pass the 128 MiB binding limit
+      const Out = runner.buffer(size);
+      runner.add({ kernel: K.sumSplits, bind: [runner.upload(P), Out], uniforms: () => [size, 1], groups: () => flatGroups(size) });
+      assert.deepEqual(rowGroups(rows), [65_535, 2]);
+      assert.equal(flatGroups(size)[1], 2);
+      await runner.compile();
+      runner.syncTfjs();
+      runner.device.queue.submit([runner.encode(null).finish()]);
+      const y = await runner.read(Y, rows * D);
+      for (const r of [0, 65_534, 65_535, 65_536, rows - 1]) {
+        const x = X.subarray(r * D, r * D + D);
+        const mu = x.reduce((s, v) => s + v, 0) / D;
+        const sd = Math.sqrt(x.reduce((s, v) => s + (v - mu) ** 2, 0) / D + 1e-5);
+        for (let d = 0; d < D; d++) assert.ok(Math.abs(y[r * D + d] - ((x[d] - mu) / sd * gamma[d] + beta[d])) < 1e-4, `row ${r}`);
+      }
+      const out = await runner.read(Out, size);
+      let wrong = 0;
+      for (let i = 0; i < size; i++) if (out[i] !== (i % 1000) + 1) wrong++;
+      assert.equal(wrong, 0, 'elements summed wrong or never written');
+    } finally {
+      runner.dispose();
+    }
+  });
 });

@@ -155,7 +155,7 @@ export class KernelRunner<C> {
       if (!(r instanceof GPUBuffer)) throw new Error('a tensor is not in a GPU buffer');
       return r;
     });
-    if (now.length !== this.boundTo.length || now.some((b, i) => b !== this.boundTo[i])) this.bindAll(now);
+    if (this.groups.length !== this.ops.length || now.length !== this.boundTo.length || now.some((b, i) => b !== this.boundTo[i])) this.bindAll(now);
   }
 
   /** tfjs keeps values it has read on the CPU: after our kernels write the bound tensors in place, those are stale. */
