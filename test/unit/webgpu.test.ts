@@ -343,3 +343,80 @@ describe('dispatches past 65,535 workgroups', () => {
     }
   });
 });
+
+describe('WebGPU errors', () => {
+  test('checked() turns a device error, which WebGPU reports only asynchronously, into a rejection', async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const runner = new KernelRunner<null>([]);
+    try {
+      const huge = () => runner.device.createBuffer({ size: runner.device.limits.maxBufferSize + 4, usage: GPUBufferUsage.STORAGE });
+      await assert.rejects(runner.checked(huge), /WebGPU error/);
+      assert.equal(await runner.checked(() => 42), 42);
+    } finally {
+      runner.dispose();
+    }
+  });
+
+  test('where the fused step fails on the device, train() says so and the tfjs ops train without losing a step', async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const tok = new CharTokenizer([...'0123456789+=;']);
+    const data = Array.from({ length: 24 }, (_, i) => ({ prompt: `${i}+${i % 7}=`, completion: `${i + (i % 7)};` }));
+    const opts = { steps: 4, batchSize: 4, lr: 3e-3, warmupFraction: 0.2, weightDecay: 0.1, gradClip: 0.5, seed: 5 };
+    const run = async () => {
+      const model = new GPT(config({ vocabSize: tok.vocabSize }), undefined, 13);
+      const said: string[] = [];
+      const losses: number[] = [];
+      await train(model, tok, data, { ...opts, log: (m) => said.push(m), onStep: (_s, l) => losses.push(l) });
+      const params = new Map<string, Float32Array>();
+      for (const [k, v] of model.params) params.set(k, (await v.data()) as Float32Array);
+      model.dispose();
+      return { said, losses, params };
+    };
+    process.env.STAR_WEBGPU_FUSED = '0';
+    const tfjs = await run();
+    delete process.env.STAR_WEBGPU_FUSED;
+    // as a kernel that does not validate on some GPU would: the device reports an error and the submit does nothing
+    const real = GPTStepWebGPU.prototype.step;
+    GPTStepWebGPU.prototype.step = function () {
+      tf.backend(); // the same device tfjs uses
+      (this as unknown as { r: KernelRunner<unknown> }).r.device.createBuffer({ size: 2 ** 52, usage: GPUBufferUsage.STORAGE });
+      return { data: async () => [NaN], dispose: () => {} };
+    };
+    let broken;
+    try {
+      broken = await run();
+    } finally {
+      GPTStepWebGPU.prototype.step = real;
+    }
+    assert.match(broken.said.join('\n'), /fused WebGPU kernels/);
+    assert.match(broken.said.join('\n'), /training step: tfjs ops \(the fused WebGPU step failed on this device: WebGPU error/);
+    assert.deepEqual(broken.losses, tfjs.losses, 'every step trained, by the tfjs ops');
+    for (const [k, ref] of tfjs.params) assert.deepEqual(broken.params.get(k), ref, k);
+  });
+
+  test('a decoder whose first forward raises a device error is refused, and tfjs ops sample the same text', async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const tok = new CharTokenizer([...'0123456789+=;']);
+    const model = new GPT(config({ vocabSize: tok.vocabSize }), undefined, 17);
+    const prompts = ['12+34=', '5+5='];
+    const opt = (said: string[]) => ({ maxNewTokens: 6, temperature: 0, topK: 0, stop: [';'], log: (m: string) => said.push(m) });
+    process.env.STAR_WEBGPU_FUSED = '0';
+    const ops = await sample(model, tok, prompts, opt([]));
+    delete process.env.STAR_WEBGPU_FUSED;
+    const real = GPTDecodeWebGPU.prototype.start;
+    GPTDecodeWebGPU.prototype.start = function (...a) {
+      (this as unknown as { r: KernelRunner<unknown> }).r.device.createBuffer({ size: 2 ** 52, usage: GPUBufferUsage.STORAGE });
+      return real.apply(this, a);
+    };
+    const said: string[] = [];
+    let out;
+    try {
+      out = await sample(model, tok, prompts, opt(said));
+    } finally {
+      GPTDecodeWebGPU.prototype.start = real;
+    }
+    assert.match(said.join('\n'), /sampling: tfjs ops \(fused WebGPU decoder unavailable: WebGPU error/);
+    assert.deepEqual(out, ops);
+    model.dispose();
+  });
+});

@@ -102,6 +102,7 @@ export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Seq
 
   // On WebGPU the whole step is our own kernels in one submit (STAR_WEBGPU_FUSED=0 keeps the tfjs ops).
   let fused: GPTStepWebGPU | undefined;
+  let fusedChecked = false;
   if (tf.getBackend() === 'webgpu') {
     if (process.env.STAR_WEBGPU_FUSED === '0') opts.log?.('training step: tfjs ops (STAR_WEBGPU_FUSED=0)');
     else {
@@ -139,9 +140,22 @@ export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Seq
         clip: opts.gradClip,
         seed: hashSeed(opts.seed, 'dropout', step),
       };
-      const loss = fused
-        ? fused.step(batch, { stepSize: adamStepSize(h.lr, h.t), decay: h.lr * h.weightDecay, clip: h.clip, seed: h.seed })
-        : trainStep(model, vars, m, s, decay, batch, h);
+      let loss: PendingLoss | undefined;
+      if (fused) {
+        const hf = { stepSize: adamStepSize(h.lr, h.t), decay: h.lr * h.weightDecay, clip: h.clip, seed: h.seed };
+        if (!fusedChecked) {
+          // the first step on this device is checked for WebGPU errors: where our kernels fail, the tfjs ops go on
+          try {
+            loss = await fused.checkedStep(batch, hf);
+            fusedChecked = true;
+          } catch (e) {
+            opts.log?.(`training step: tfjs ops (the fused WebGPU step failed on this device: ${(e as Error).message})`);
+            fused.dispose();
+            fused = undefined;
+          }
+        } else loss = fused.step(batch, hf);
+      }
+      loss ??= trainStep(model, vars, m, s, decay, batch, h);
       pending.push({ step: step + 1, loss });
       if ((step + 1) % readEvery === 0 || step + 1 === opts.steps) await flush();
       if (pending.length === 0 && Date.now() - lastSave > every && step + 1 < opts.steps) {

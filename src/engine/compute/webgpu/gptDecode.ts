@@ -52,6 +52,14 @@ export class GPTDecodeWebGPU {
     if (why) throw new Error(why);
     const d = new GPTDecodeWebGPU(model as GPT, rows);
     await d.r.compile();
+    // one forward of one token, checked for WebGPU errors, so a decoder that cannot run on this GPU is refused here
+    // (and tfjs ops sample instead) rather than giving wrong tokens
+    try {
+      await (await d.r.checked(() => d.start(new Int32Array(1), new Int32Array(1), new Float32Array([1]), 1, 1)));
+    } catch (e) {
+      d.dispose();
+      throw e;
+    }
     return d;
   }
 

@@ -119,6 +119,11 @@ export class GPTStepWebGPU {
     return this.run(batch, h, true);
   }
 
+  /** step(), checked for device errors: rejects (nothing applied) where the kernels do not run on this GPU. */
+  checkedStep(batch: HostBatch, h: StepHyper): Promise<PendingLoss> {
+    return this.r.checked(() => this.step(batch, h));
+  }
+
   /** Forward and backward only: the loss and each parameter's gradient (tests compare them with tfjs's). */
   async lossAndGrads(batch: HostBatch, seed = 0): Promise<{ loss: number; grads: Float32Array[] }> {
     const pending = this.run(batch, { stepSize: 0, decay: 0, clip: 1, seed }, false);

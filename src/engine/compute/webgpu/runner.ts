@@ -225,6 +225,25 @@ export class KernelRunner<C> {
     this.device.queue.writeBuffer(this.uniformBuf!, SLOT * from, uni);
   }
 
+  /**
+   * Runs f with the device's errors captured, and rejects with the first validation, out-of-memory or internal error
+   * its calls raised. WebGPU reports such errors only asynchronously (an invalid command buffer is skipped, its
+   * outputs left as they were), so a kernel that breaks on some GPU would otherwise give wrong numbers silently.
+   */
+  async checked<T>(f: () => T): Promise<T> {
+    const filters: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
+    for (const k of filters) this.device.pushErrorScope(k);
+    let out: T;
+    try {
+      out = f();
+    } finally {
+      const errors = await Promise.all(filters.map(() => this.device.popErrorScope()));
+      const e = errors.find((x) => x);
+      if (e) throw new Error(`WebGPU error: ${e.message.split('\n')[0]}`);
+    }
+    return out;
+  }
+
   /** Copies `floats` elements of an owned buffer to the host. */
   async read(buffer: GPUBuffer, floats: number): Promise<Float32Array> {
     const st = this.device.createBuffer({ size: floats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
