@@ -41,6 +41,13 @@ export interface IterationSummary {
   byGroup: Record<string, number>;
 }
 
+/** The training loss of one iteration by step, thinned to a few hundred points for drawing. */
+export interface LossCurve {
+  iteration: number;
+  steps: number[];
+  losses: (number | null)[];
+}
+
 export interface ReportData {
   project: string;
   runId: string;
@@ -50,6 +57,8 @@ export interface ReportData {
   iterations: IterationSummary[];
   rows: ReportRow[];
   groups: string[];
+  /** Every iteration's training loss that the run store has (a served model's trainer may log none). */
+  trainLoss: LossCurve[];
 }
 
 /** One question across the iterations of a run. */
@@ -82,7 +91,9 @@ export type ToReport =
   | { type: 'row'; row: ReportRow }
   | { type: 'history'; history: QuestionHistory }
   /** Select a row (e.g. after a jump from the tree). */
-  | { type: 'focus'; id: string };
+  | { type: 'focus'; id: string }
+  /** A training step of the run shown, while it trains. */
+  | { type: 'loss'; iteration: number; step: number; loss: number };
 
 export type FromReport =
   | { type: 'ready' }

@@ -1,16 +1,21 @@
-// Accuracy per iteration (train and held-out) and held-out accuracy per group, drawn with Chart.js in the theme's
-// chart colours.
-import { CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Title, Tooltip } from 'chart.js';
-import type { ReportData } from '../src/protocol';
+// Accuracy per iteration (train and held-out), held-out accuracy per group, and each iteration's training loss by
+// step (growing live while a run trains), drawn with Chart.js in the theme's chart colours.
+import {
+  CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, LogarithmicScale, PointElement, Title, Tooltip,
+} from 'chart.js';
+import type { LossCurve, ReportData } from '../src/protocol';
 
-Chart.register(LineController, LineElement, PointElement, CategoryScale, LinearScale, Legend, Title, Tooltip);
+Chart.register(LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Title, Tooltip);
 
 const charts: Chart[] = [];
 const css = (name: string, fallback: string) => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 const PALETTE = ['--vscode-charts-blue', '--vscode-charts-green', '--vscode-charts-orange', '--vscode-charts-purple', '--vscode-charts-red', '--vscode-charts-yellow'];
 const colour = (i: number) => css(PALETTE[i % PALETTE.length], ['#3794ff', '#89d185', '#d18616', '#b180d7', '#f14c4c', '#cca700'][i % 6]);
 
-export function drawCharts(perIteration: HTMLCanvasElement, perGroup: HTMLCanvasElement, d: ReportData) {
+let lossChart: Chart<'line', { x: number; y: number | null }[]> | undefined;
+let redraw = 0;
+
+export function drawCharts(perIteration: HTMLCanvasElement, perGroup: HTMLCanvasElement, loss: HTMLCanvasElement, d: ReportData) {
   charts.splice(0).forEach((c) => c.destroy());
   const fg = css('--vscode-foreground', '#ccc');
   Chart.defaults.color = fg;
@@ -45,4 +50,67 @@ export function drawCharts(perIteration: HTMLCanvasElement, perGroup: HTMLCanvas
     },
     options: options('Held-out accuracy per group'),
   }));
+  lossChart = new Chart(loss, {
+    type: 'line',
+    data: { datasets: d.trainLoss.map(lossDataset) },
+    options: {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      parsing: false,
+      elements: { point: { radius: 0 } },
+      scales: { x: { type: 'linear', title: { display: true, text: 'training step' } }, y: { type: 'logarithmic', title: { display: true, text: 'loss' } } },
+      plugins: {
+        title: { display: true, text: d.trainLoss.length ? 'Training loss (fine-tuning M0 each iteration)' : 'Training loss: none logged (a trainer of your own?)' },
+      },
+    },
+  });
+  charts.push(lossChart);
+  describeLoss();
+}
+
+/** What the loss chart shows, in words, for screen readers (a canvas is otherwise mute). */
+function describeLoss() {
+  const c = lossChart;
+  if (!c) return;
+  const parts = c.data.datasets.map((set) => {
+    const last = set.data[set.data.length - 1];
+    return `${set.label}: ${last?.x ?? 0} steps, last loss ${last?.y?.toFixed(3) ?? 'none'}`;
+  });
+  c.canvas.setAttribute('role', 'img');
+  c.canvas.setAttribute('aria-label', `Training loss by step. ${parts.join('; ') || 'None logged.'}`);
+}
+
+function lossDataset(c: LossCurve) {
+  return {
+    label: c.iteration === 0 ? 'M0 (from P)' : `iteration ${c.iteration}`,
+    data: c.steps.map((x, i) => ({ x, y: c.losses[i] })),
+    borderColor: colour(c.iteration),
+    backgroundColor: colour(c.iteration),
+    borderWidth: 1.5,
+  };
+}
+
+/** One step of the iteration training now; a step at or before the last drawn is a resume's replay, so the tail goes. */
+export function addLossPoint(iteration: number, step: number, loss: number) {
+  if (!lossChart) return;
+  const sets = lossChart.data.datasets;
+  let set = sets.find((s) => s.label === lossDataset({ iteration, steps: [], losses: [] }).label);
+  if (!set) sets.push((set = lossDataset({ iteration, steps: [], losses: [] })));
+  const pts = set.data;
+  while (pts.length && pts[pts.length - 1].x >= step) pts.pop();
+  pts.push({ x: step, y: Number.isFinite(loss) ? loss : null });
+  // a long training is thinned as it grows, as the extension thins stored curves: pairs of points become their mean
+  if (pts.length > 800) set.data = thinPairs(pts);
+  redraw ||= window.setTimeout(() => { redraw = 0; lossChart?.update('none'); describeLoss(); }, 250);
+}
+
+function thinPairs(pts: { x: number; y: number | null }[]) {
+  const out: { x: number; y: number | null }[] = [];
+  for (let i = 0; i < pts.length; i += 2) {
+    const pair = pts.slice(i, i + 2);
+    const ys = pair.map((p) => p.y).filter((y): y is number => y !== null);
+    out.push({ x: pair[pair.length - 1].x, y: ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : null });
+  }
+  return out;
 }

@@ -10,7 +10,7 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import type { FromReport, QuestionHistory, ReportData, ReportRow, ToReport } from '../src/protocol';
-import { drawCharts } from './charts';
+import { addLossPoint, drawCharts } from './charts';
 import { $, clear, h } from './dom';
 import { VirtualList } from './vlist';
 import { channel } from './vscodeApi';
@@ -23,7 +23,7 @@ const TABS: { id: Tab; label: string }[] = [
   { id: 'direct', label: 'Rationales' },
   { id: 'rationalized', label: 'Rationalizations' },
   { id: 'mismatch', label: 'Mismatches' },
-  { id: 'chart', label: 'Accuracy' },
+  { id: 'chart', label: 'Charts' },
 ];
 
 const view = {
@@ -61,7 +61,9 @@ app.append(
 );
 // (vscode-tabs gives its headers and panels ids of its own: they are found by data attributes)
 const chartPanel = $('[data-panel="chart"]');
-chartPanel.append(h('div', { class: 'charts' }, h('div', {}, h('canvas', { id: 'chart-iter' })), h('div', {}, h('canvas', { id: 'chart-groups' }))));
+chartPanel.append(h('div', { class: 'charts' },
+  h('div', {}, h('canvas', { id: 'chart-iter' })), h('div', {}, h('canvas', { id: 'chart-groups' })),
+  h('div', { class: 'wide' }, h('canvas', { id: 'chart-loss' }))));
 
 const list = new VirtualList<ReportRow>($('#list'), 28, renderRow);
 
@@ -92,6 +94,8 @@ function onMessage(m: ToReport) {
   } else if (m.type === 'history') {
     view.history = m.history;
     detail();
+  } else if (m.type === 'loss') {
+    addLossPoint(m.iteration, m.step, m.loss);
   } else if (m.type === 'focus') {
     const r = view.data?.rows.find((x) => x.id === m.id);
     if (r) {
@@ -121,7 +125,7 @@ function header() {
     count('hintLeaks', 'hint leaks', rows.filter((r) => r.hintLeak).length),
     s ? count('eval', `held-out correct of ${s.evalTotal} (${(100 * s.evalAccuracy).toFixed(1)}%)`, s.evalCorrect) : null);
   for (const t of TABS.slice(0, 3)) $(`[data-tab="${t.id}"]`).textContent = `${t.label} (${rows.filter((r) => inTab(r, t.id)).length})`;
-  drawCharts($('#chart-iter') as HTMLCanvasElement, $('#chart-groups') as HTMLCanvasElement, d);
+  drawCharts($('#chart-iter') as HTMLCanvasElement, $('#chart-groups') as HTMLCanvasElement, $('#chart-loss') as HTMLCanvasElement, d);
 }
 
 function inTab(r: ReportRow, tab: Tab): boolean {

@@ -94,8 +94,9 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       const t0 = Date.now();
       let loss: number | null = null;
       let steps = 0;
-      if (!modelReady(baseDir)) ({ loss, steps } = await makeBaseModel(task, config, P, data.train, data.eval, baseDir, project.dir, (d, n, l) =>
-        emit({ type: 'progress', iteration: 0, phase: 'train', done: d, total: n, loss: l }), opts.shouldStop));
+      const progress = trainingProgress(store, 0, emit);
+      if (!modelReady(baseDir)) ({ loss, steps } = await progress.run(() =>
+        makeBaseModel(task, config, P, data.train, data.eval, baseDir, project.dir, progress.onStep, opts.shouldStop)));
       const tTrain = (Date.now() - t0) / 1000;
       const ev = await evaluate(task, config, baseDir, data.eval, P, gen, (d, n) => emit({ type: 'progress', iteration: 0, phase: 'eval', done: d, total: n }));
       store.writeEval(0, ev.lines);
@@ -134,20 +135,21 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       if (!modelReady(outDir)) {
         const tTrain = Date.now();
         emit({ type: 'phase', iteration: n, phase: 'train', total: steps });
-        ({ loss } = await trainerFor(config).train({
+        const progress = trainingProgress(store, n, emit);
+        ({ loss } = await progress.run(() => trainerFor(config).train({
           baseDir,
           outDir,
           examples,
           steps,
           seed: hashSeed(config.star.seed, 'train', n),
-          onProgress: (d, total, l) => emit({ type: 'progress', iteration: n, phase: 'train', done: d, total, loss: l }),
+          onProgress: progress.onStep,
           shouldStop: opts.shouldStop,
           iteration: n,
           runId: store.id,
           projectDir: project.dir,
           trainFile: store.iterPath(n, 'train.jsonl'),
           log: (message) => say({ type: 'log', level: 'info', message }),
-        }));
+        })));
         phase.train = (Date.now() - tTrain) / 1000;
       }
 
@@ -186,6 +188,25 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
 }
 
 /** A new run snapshotting config and P, or the one being resumed (its own config, with overrides applied). */
+/** Training progress of iteration n: events for the UI, and each step's loss in iter-<n>/train-loss.jsonl. */
+function trainingProgress(store: RunStore, n: number, emit: (e: RunEvent) => void) {
+  const log = store.trainLossLog(n);
+  return {
+    onStep: (done: number, total: number, loss: number) => {
+      log.add(done, loss);
+      emit({ type: 'progress', iteration: n, phase: 'train', done, total, loss });
+    },
+    /** Runs the training and writes out the last losses however it ends (a stop included). */
+    async run<T>(train: () => Promise<T>): Promise<T> {
+      try {
+        return await train();
+      } finally {
+        log.flush();
+      }
+    },
+  };
+}
+
 function openRun(project: Project, data: { train: Example[]; eval: Example[]; exemplars: Exemplar[] }, opts: RunOptions): RunStore {
   const override = (c: ProjectConfig): ProjectConfig => ({
     ...c,

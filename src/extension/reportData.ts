@@ -5,7 +5,7 @@ import { latestAnnotations } from '../engine/export';
 import { summarizeStages } from '../engine/metrics/history';
 import type { Annotation, GenerationLine, IterationMetrics } from '../engine/store/format';
 import { RunStore } from '../engine/store/runStore';
-import type { Change, HistoryEntry, IterationSummary, QuestionHistory, ReportData, ReportRow } from '../protocol';
+import type { Change, HistoryEntry, IterationSummary, LossCurve, QuestionHistory, ReportData, ReportRow } from '../protocol';
 
 export function summary(m: IterationMetrics): IterationSummary {
   const t = m.train;
@@ -62,7 +62,33 @@ export function buildReport(store: RunStore, iteration: number): ReportData {
   const rows = lines.map((l) => toRow(l, change(prev.get(l.id), l, iteration <= 1), notes.get(l.id)));
   const iterations = store.finishedIterations().map((n) => summary(store.readMetrics(n)!));
   const groups = [...new Set(rows.map((r) => r.group))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-  return { project: path.basename(path.dirname(path.dirname(path.dirname(store.dir)))), runId: store.id, task: run.task, iteration, iterations, rows, groups };
+  return {
+    project: path.basename(path.dirname(path.dirname(path.dirname(store.dir)))), runId: store.id, task: run.task, iteration, iterations, rows, groups,
+    trainLoss: lossCurves(store),
+  };
+}
+
+/** Points drawn per curve at most: longer ones are averaged over runs of consecutive steps. */
+export const LOSS_POINTS = 400;
+
+/** The training loss of every iteration that has one, the one training now included. */
+export function lossCurves(store: RunStore): LossCurve[] {
+  const out: LossCurve[] = [];
+  const last = Math.max(0, ...store.finishedIterations()) + 1;
+  for (let n = 0; n <= last; n++) {
+    const lines = store.readTrainLoss(n);
+    if (!lines.length) continue;
+    const per = Math.ceil(lines.length / LOSS_POINTS);
+    const curve: LossCurve = { iteration: n, steps: [], losses: [] };
+    for (let i = 0; i < lines.length; i += per) {
+      const run = lines.slice(i, i + per);
+      const finite = run.map((l) => l.loss).filter((x): x is number => x !== null);
+      curve.steps.push(run[run.length - 1].step);
+      curve.losses.push(finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : null);
+    }
+    out.push(curve);
+  }
+  return out;
 }
 
 /** A question through every iteration: when it was first solved and by which stage, and when it was lost again. */

@@ -52,6 +52,16 @@ export class ReportPanel implements vscode.Disposable {
     if (this.ready) this.sendData();
   }
 
+  /** A training step of a run in progress: drawn at once where the report shows that run. */
+  liveLoss(runDir: string, iteration: number, step: number, loss: number) {
+    if (!this.panel || !this.ready || this.store?.dir !== runDir) return;
+    this.post({ type: 'loss', iteration, step, loss });
+    this.liveSteps++;
+  }
+
+  /** Loss points sent live (for tests). */
+  liveSteps = 0;
+
   /** Re-reads the run (after an iteration ends or an annotation is made elsewhere). */
   refresh() {
     if (this.panel && this.store && this.ready) this.sendData();

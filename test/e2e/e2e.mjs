@@ -140,6 +140,9 @@ export async function e2e({ browser, base, ws, root, log, artifacts }) {
     await shot('report.png');
     await report.locator('vscode-tab-header[data-tab="chart"]').click();
     await sleep(500);
+    const lossSteps = (n) => readJsonl(path.join(runDir, `iter-${n}`, 'train-loss.jsonl')).length;
+    const described = await report.locator('#chart-loss').getAttribute('aria-label');
+    assert.match(described, new RegExp(`M0 \\(from P\\): ${lossSteps(0)} steps, last loss \\d\\.\\d{3}; iteration 1: ${lossSteps(1)} steps`), described);
     await shot('report-chart.png');
     await report.locator('vscode-tab-header[data-tab="mismatch"]').click();
 

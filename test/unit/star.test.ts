@@ -76,6 +76,15 @@ describe('STaR loop', () => {
       assert.equal(m.trainSteps, trainSteps({ kind: 'exponential', base: 60, growth: 1.2 }, n, 0, 16));
     }
     assert.equal(store.readMetrics(2)!.trainSteps, 72, 'steps grow 20% an iteration');
+    for (const n of [0, 1, 2]) {
+      const curve = store.readTrainLoss(n);
+      const steps = n === 0 ? 200 : store.readMetrics(n)!.trainSteps;
+      assert.deepEqual(curve.map((l) => l.step), Array.from({ length: steps }, (_, i) => i + 1), `iteration ${n}: every step's loss, once`);
+      assert.ok(curve.every((l) => l.loss !== null && l.loss > 0));
+    }
+    const base = store.readTrainLoss(0).map((l) => l.loss!);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    assert.ok(mean(base.slice(-20)) < 0.5 * mean(base.slice(0, 20)), 'the base model\'s loss falls');
     assert.ok(events.some((e) => e.type === 'progress' && e.phase === 'train'));
     assert.equal(events[events.length - 1].type, 'run-end');
   });
@@ -275,6 +284,7 @@ describe('kill and resume', () => {
       assert.equal(byId(gb), byId(ga), `iteration ${n}: same generations as the unbroken run`);
       assert.deepEqual(runB.readEval(n), runA.readEval(n));
     }
+    for (const n of [0, 1, 2]) assert.deepEqual(runB.readTrainLoss(n), runA.readTrainLoss(n), `iteration ${n}: the loss curve of the unbroken run`);
     const wa = fs.readFileSync(runA.iterPath(2, 'model.safetensors'));
     const wb = fs.readFileSync(runB.iterPath(2, 'model.safetensors'));
     assert.ok(wa.equals(wb), 'same final weights');

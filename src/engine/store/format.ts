@@ -12,6 +12,7 @@
 //     iter-<n>/generations.jsonl      GenerationLine, one per training question, appended in chunks
 //     iter-<n>/train.jsonl            TrainExample, the fine-tuning set of this iteration
 //     iter-<n>/train-state.*          a mid-training checkpoint (deleted when training ends)
+//     iter-<n>/train-loss.jsonl       TrainLossLine, the training loss step by step (the embedded trainer)
 //     iter-<n>/model.safetensors      M(n), fine-tuned from the base model
 //     iter-<n>/metrics.json           IterationMetrics; its presence marks the iteration finished
 //     iter-<n>/eval.jsonl             EvalLine, one per held-out question
@@ -192,6 +193,13 @@ export interface GenerationLine {
   sampleAnswers?: (string | null)[];
   /** With training.keepAllCorrect: the other correct direct rationales (trained on too). */
   alternatives?: string[];
+}
+
+
+/** One training step's loss, in iter-<n>/train-loss.jsonl (null where it was not finite). */
+export interface TrainLossLine {
+  step: number;
+  loss: number | null;
 }
 
 export interface EvalLine {

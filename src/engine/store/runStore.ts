@@ -13,7 +13,9 @@ import {
   RunJson,
   RUNS_DIR,
   TrainExample,
+  TrainLossLine,
 } from './format';
+import { TrainLossLog } from './trainLossLog';
 
 export class RunStore {
   constructor(readonly dir: string) {}
@@ -102,6 +104,15 @@ export class RunStore {
 
   readTrainSet(n: number): TrainExample[] {
     return readAppendLog<TrainExample>(this.iterPath(n, 'train.jsonl'));
+  }
+
+  /** Where training appends iteration n's loss, step by step. */
+  trainLossLog(n: number): TrainLossLog {
+    return new TrainLossLog(this.iterPath(n, 'train-loss.jsonl'));
+  }
+
+  readTrainLoss(n: number): TrainLossLine[] {
+    return readAppendLog<TrainLossLine>(this.iterPath(n, 'train-loss.jsonl'));
   }
 
   readMetrics(n: number): IterationMetrics | undefined {

@@ -5,7 +5,8 @@ import * as vscode from 'vscode';
 import type { Annotation, GenerationLine, IterationMetrics } from '../../../src/engine/store/format';
 import { RunStore } from '../../../src/engine/store/runStore';
 import { buildReport } from '../../../src/extension/reportData';
-import { api, projectWithRun, readJsonl, until } from '../helpers';
+import type { RunResult } from '../../../src/extension/runner';
+import { api, newTinyProject, projectWithRun, readJsonl, until } from '../helpers';
 
 suite('report, annotations, failed questions, export', () => {
   test('the report opens in a webview and shows the run store\'s rows and counts', async () => {
@@ -146,5 +147,33 @@ suite('report, annotations, failed questions, export', () => {
       assert.ok(!readJsonl<{ metadata: { id: string } }>(out2).some((r) => r.metadata.id === kept.id));
     }
     assert.strictEqual(readJsonl(out1).length, r1.rows);
+  });
+
+  test('the report draws each iteration\'s training loss, and the loss of a run in progress as it trains', async () => {
+    const a = await api();
+    const { dir, result } = await projectWithRun();
+    await vscode.commands.executeCommand('starStudio.openReport', dir, result.runDir, 1);
+    const data = await until('the report data', () => a.report.data?.runId === path.basename(result.runDir!) && a.report.data);
+    const store = new RunStore(result.runDir!);
+    assert.deepStrictEqual(data.trainLoss.map((c) => c.iteration), [0, 1]);
+    for (const c of data.trainLoss) {
+      const steps = store.readTrainLoss(c.iteration).length;
+      assert.strictEqual(steps, c.iteration === 0 ? 200 : store.readMetrics(1)!.trainSteps, 'one line a step');
+      assert.strictEqual(c.steps.length, Math.min(steps, 400));
+      assert.strictEqual(c.steps[c.steps.length - 1], steps);
+    }
+
+    // a second iteration of another project, with its report open: its steps reach the webview while it trains
+    const live = await newTinyProject('live-loss');
+    const first = (await vscode.commands.executeCommand<RunResult>('starStudio.runIteration', live))!;
+    await vscode.commands.executeCommand('starStudio.openReport', live, first.runDir, 1);
+    await until('the report of the live project', () => a.report.data?.runId === path.basename(first.runDir!));
+    const before = a.report.liveSteps;
+    const second = (await vscode.commands.executeCommand<RunResult>('starStudio.runIteration', live))!;
+    assert.strictEqual(second.status, 'finished');
+    const steps2 = new RunStore(second.runDir!).readMetrics(2)!.trainSteps;
+    assert.strictEqual(a.report.liveSteps - before, steps2, 'every training step was sent to the open report');
+    const after = await until('the report to show iteration 2\'s curve', () => a.report.data?.trainLoss.some((c) => c.iteration === 2) && a.report.data);
+    assert.strictEqual(after.trainLoss.find((c) => c.iteration === 2)!.steps.at(-1), steps2);
   });
 });
