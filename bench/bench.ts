@@ -49,8 +49,8 @@ function sizes(device: 'cpu' | 'gpu', quick: boolean): SizeSpec[] {
   return [
     // the demo's model (star.json defaults: 3 layers, 4 heads, 128 wide, context 128)
     // sampling: best of 3 on both sides, as for training's many steps: a process's first decode pass runs 20-60% slower
-    // here (tfjs-wasm 1,350 vs 2,200 tokens/s on the large model, first pages of the heap and caches touched), which a
-    // STaR run's thousands of questions amortise
+    // here (tfjs-wasm 1,350 vs 2,200 tokens/s on the large model: V8 still compiling, OpenBLAS's second thread waking),
+    // which a STaR run's thousands of questions amortise
     { name: 'small', config: cfg(3, 4, 128), train: tr(16, 4), sample: sp(32, 64, 3) },
     { name: 'large', config: cfg(6, 8, 256), train: tr(8, 3), sample: sp(16, 48, 3) },
   ];
