@@ -187,7 +187,6 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
   return store;
 }
 
-/** A new run snapshotting config and P, or the one being resumed (its own config, with overrides applied). */
 /** Training progress of iteration n: events for the UI, and each step's loss in iter-<n>/train-loss.jsonl. */
 function trainingProgress(store: RunStore, n: number, emit: (e: RunEvent) => void) {
   const log = store.trainLossLog(n);
@@ -207,6 +206,7 @@ function trainingProgress(store: RunStore, n: number, emit: (e: RunEvent) => voi
   };
 }
 
+/** A new run snapshotting config and P, or the one being resumed (its own config, with overrides applied). */
 function openRun(project: Project, data: { train: Example[]; eval: Example[]; exemplars: Exemplar[] }, opts: RunOptions): RunStore {
   const override = (c: ProjectConfig): ProjectConfig => ({
     ...c,

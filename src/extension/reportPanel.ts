@@ -18,6 +18,8 @@ export class ReportPanel implements vscode.Disposable {
   private pendingFocus?: string;
   /** Last data sent, for tests and for commands that act on the shown report. */
   data?: ReportData;
+  /** Loss points sent live (for tests). */
+  liveSteps = 0;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -58,9 +60,6 @@ export class ReportPanel implements vscode.Disposable {
     this.post({ type: 'loss', iteration, step, loss });
     this.liveSteps++;
   }
-
-  /** Loss points sent live (for tests). */
-  liveSteps = 0;
 
   /** Re-reads the run (after an iteration ends or an annotation is made elsewhere). */
   refresh() {

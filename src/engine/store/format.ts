@@ -195,7 +195,6 @@ export interface GenerationLine {
   alternatives?: string[];
 }
 
-
 /** One training step's loss, in iter-<n>/train-loss.jsonl (null where it was not finite). */
 export interface TrainLossLine {
   step: number;
