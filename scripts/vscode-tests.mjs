@@ -4,7 +4,7 @@
 //   --suite   the mocha extension-test suite (out/test/vscode/index.js, the @vscode/test-electron run() contract),
 //             loaded as a development extension through the workbench's `payload` URL parameter;
 //   --restricted  the suites of test/vscode/restricted (out/test/vscode/restricted.js) in a workbench with workspace
-//             trust on and an untrusted folder holding a project whose star.json names a command;
+//             trust on and an untrusted folder (restricted mode);
 //   --e2e     the end-to-end test (test/e2e/e2e.mjs) against the .vsix installed into the server, from the palette.
 // With no flag, all three. Exit code 0 only when everything passed.
 import { execFileSync, spawn } from 'child_process';
