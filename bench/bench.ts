@@ -260,15 +260,20 @@ async function gpuModel(s: SizeSpec): Promise<object> {
     best = Math.min(best, (performance.now() - t1) / 1e3);
   }
   // the fused decoder's own buffers are what sample() allocates for this batch size: make one to count them
+  // (and one token's forward with each dispatch timed: against the time a token took in sample(), what the host's
+  // round trip per token costs)
   let decoderBytes = 0;
+  let tokenProfile: { kernels: number; gpuMs: number; sampleMsPerToken: number } | undefined;
   if (fused && said[0]?.includes('fused')) {
     const d = await GPTDecodeWebGPU.create(model, s.sample.batch);
     decoderBytes = d.gpuBytes;
+    const p = await d.profileToken(s.sample.batch, s.sample.prompt + Math.floor(s.sample.newTokens / 2));
+    if (p) tokenProfile = { kernels: p.length, gpuMs: Math.round(p.reduce((a, k) => a + k.ms, 0) * 1000) / 1000, sampleMsPerToken: Math.round((best * 1e6) / s.sample.newTokens) / 1000 };
     d.dispose();
   }
   const sampleRes = {
     tokS: Math.round(((s.sample.batch * s.sample.newTokens) / best) * 10) / 10, seconds: Math.round(best * 1e4) / 1e4, decoder: said[0] ?? '',
-    rssMB: peakRssMB(), gpuMB: onGpu ? MB(tfjsBytes() + decoderBytes) : undefined,
+    rssMB: peakRssMB(), gpuMB: onGpu ? MB(tfjsBytes() + decoderBytes) : undefined, ...(tokenProfile ? { tokenProfile } : {}),
   };
   model.dispose();
   return { fused: !!st, fusedError, train: trainRes, sample: sampleRes, loadavgAfter: os.loadavg(), tensorsLeft: tf.memory().numTensors };
@@ -481,6 +486,8 @@ async function main(): Promise<void> {
       const rel = Math.abs(x.train.loss - twin.train.loss) / Math.abs(twin.train.loss);
       lines.push(`${x.size} rep ${x.rep + 1}: loss at the last step, fused ${x.train.loss} vs tfjs ops ${twin.train.loss}${rel > 1e-3 ? '  <-- DISAGREE' : ' (agree)'}`);
     }
+    const tp = x.impl === 'ours' && x.rep === 0 ? x.sample?.tokenProfile : undefined;
+    if (tp) lines.push(`fused decoding, ${x.size}: one token's forward ${tp.gpuMs} ms of GPU time (${tp.kernels} dispatches, one pass each); in sample() a token step took ${tp.sampleMsPerToken} ms`);
     if (x.impl !== 'ours' || x.rep !== 0 || !x.train?.profile) continue;
     const total = x.train.profile.reduce((a: number, k: any) => a + k.ms, 0);
     lines.push(`fused step, ${x.size}: GPU time by kernel (one pass a dispatch, ${r2(total)} ms in all; issue ${x.train.hostMsPerStep} ms/step on the CPU):`);

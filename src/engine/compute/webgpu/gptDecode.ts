@@ -91,6 +91,16 @@ export class GPTDecodeWebGPU {
     return this.forward(Int32Array.from(ids), Int32Array.from(pos), 1);
   }
 
+  /**
+   * One next-token forward of n rows with `past` positions in the cache, each dispatch timed on the GPU (its own
+   * pass each); null without timestamp queries. For the bench: a token's GPU time against its time in sample().
+   */
+  async profileToken(n: number, past: number): Promise<{ kernel: string; ms: number }[] | null> {
+    if (n > this.capacity || past + 1 > this.cacheT) throw new Error(`cannot profile ${n} rows at position ${past}`);
+    this.r.syncTfjs();
+    return this.r.profile({ n, Tq: 1, past, promptLen: 0 });
+  }
+
   dispose(): void {
     this.r.dispose();
   }
