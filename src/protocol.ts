@@ -48,6 +48,14 @@ export interface LossCurve {
   losses: (number | null)[];
 }
 
+/** Another run of the same project, for comparing held-out accuracy (an ablation, another seed, an edited P). */
+export interface OtherRun {
+  runId: string;
+  /** What its config and P do differently from the run shown, e.g. "star.rationalize: false". */
+  differs: string;
+  evalAccuracy: { iteration: number; accuracy: number }[];
+}
+
 export interface ReportData {
   project: string;
   runId: string;
@@ -59,6 +67,8 @@ export interface ReportData {
   groups: string[];
   /** Every iteration's training loss that the run store has (a served model's trainer may log none). */
   trainLoss: LossCurve[];
+  /** The project's other runs with a finished iteration, oldest first. */
+  otherRuns: OtherRun[];
 }
 
 /** One question across the iterations of a run. */

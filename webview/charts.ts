@@ -20,7 +20,11 @@ export function drawCharts(perIteration: HTMLCanvasElement, perGroup: HTMLCanvas
   const fg = css('--vscode-foreground', '#ccc');
   Chart.defaults.color = fg;
   Chart.defaults.borderColor = css('--vscode-panel-border', '#444');
-  const labels = d.iterations.map((s) => String(s.iteration));
+  // iterations 0..the longest run's last, so the project's other runs fit on the same axis
+  const lastIteration = Math.max(...d.iterations.map((s) => s.iteration), ...d.otherRuns.flatMap((r) => r.evalAccuracy.map((e) => e.iteration)), 0);
+  const labels = Array.from({ length: lastIteration + 1 }, (_, i) => String(i));
+  const byIteration = <X extends { iteration: number }, T>(xs: X[], f: (x: X) => T): (T | null)[] =>
+    labels.map((_, i) => { const x = xs.find((y) => y.iteration === i); return x ? f(x) : null; });
   const pct = (x: number | null) => (x === null ? null : +(100 * x).toFixed(1));
   const options = (title: string) => ({
     animation: false as const,
@@ -34,9 +38,14 @@ export function drawCharts(perIteration: HTMLCanvasElement, perGroup: HTMLCanvas
     data: {
       labels,
       datasets: [
-        { label: 'held-out (eval)', data: d.iterations.map((s) => pct(s.evalAccuracy)), borderColor: colour(0), backgroundColor: colour(0) },
-        { label: 'train (direct + rationalized)', data: d.iterations.map((s) => pct(s.trainAccuracy)), borderColor: colour(1), backgroundColor: colour(1) },
-        { label: 'train (direct only)', data: d.iterations.map((s) => (s.iteration === 0 || !s.train.total ? null : pct(s.train.direct / s.train.total))), borderColor: colour(2), backgroundColor: colour(2), borderDash: [4, 4] },
+        { label: 'held-out (eval)', data: byIteration(d.iterations, (s) => pct(s.evalAccuracy)), borderColor: colour(0), backgroundColor: colour(0) },
+        { label: 'train (direct + rationalized)', data: byIteration(d.iterations, (s) => pct(s.trainAccuracy)), borderColor: colour(1), backgroundColor: colour(1) },
+        { label: 'train (direct only)', data: byIteration(d.iterations, (s) => (s.iteration === 0 || !s.train.total ? null : pct(s.train.direct / s.train.total))), borderColor: colour(2), backgroundColor: colour(2), borderDash: [4, 4] },
+        // the project's other runs: held-out accuracy only, thin and dotted, named by what they do differently
+        ...d.otherRuns.map((r, i) => ({
+          label: `held-out, run …${r.runId.slice(-4)} (${r.differs})`, data: byIteration(r.evalAccuracy, (e) => pct(e.accuracy)),
+          borderColor: colour(3 + i), backgroundColor: colour(3 + i), borderDash: [2, 3], borderWidth: 1.5,
+        })),
       ],
     },
     options: options('Accuracy per iteration'),
@@ -46,7 +55,7 @@ export function drawCharts(perIteration: HTMLCanvasElement, perGroup: HTMLCanvas
     type: 'line',
     data: {
       labels,
-      datasets: groups.map((g, i) => ({ label: `group ${g}`, data: d.iterations.map((s) => pct(s.byGroup[g] ?? null)), borderColor: colour(i), backgroundColor: colour(i) })),
+      datasets: groups.map((g, i) => ({ label: `group ${g}`, data: byIteration(d.iterations, (s) => pct(s.byGroup[g] ?? null)), borderColor: colour(i), backgroundColor: colour(i) })),
     },
     options: options('Held-out accuracy per group'),
   }));

@@ -5,7 +5,7 @@ import { latestAnnotations } from '../engine/export';
 import { summarizeStages } from '../engine/metrics/history';
 import type { Annotation, GenerationLine, IterationMetrics } from '../engine/store/format';
 import { RunStore } from '../engine/store/runStore';
-import type { Change, HistoryEntry, IterationSummary, LossCurve, QuestionHistory, ReportData, ReportRow } from '../protocol';
+import type { Change, HistoryEntry, IterationSummary, LossCurve, OtherRun, QuestionHistory, ReportData, ReportRow } from '../protocol';
 
 export function summary(m: IterationMetrics): IterationSummary {
   const t = m.train;
@@ -65,7 +65,39 @@ export function buildReport(store: RunStore, iteration: number): ReportData {
   return {
     project: path.basename(path.dirname(path.dirname(path.dirname(store.dir)))), runId: store.id, task: run.task, iteration, iterations, rows, groups,
     trainLoss: lossCurves(store),
+    otherRuns: otherRuns(store),
   };
+}
+
+/** The other runs of the store's project that finished an iteration, each with what it does differently. */
+export function otherRuns(store: RunStore): OtherRun[] {
+  const projectDir = path.dirname(path.dirname(path.dirname(store.dir)));
+  const mine = store.readRun();
+  const out: OtherRun[] = [];
+  for (const id of RunStore.list(projectDir)) {
+    if (id === store.id) continue;
+    const other = new RunStore(path.join(RunStore.runsDir(projectDir), id));
+    const done = other.finishedIterations();
+    if (!done.length) continue;
+    const run = other.readRun();
+    const diffs = configDiff(mine.config, run.config);
+    if (JSON.stringify(run.exemplars) !== JSON.stringify(mine.exemplars)) diffs.push(`P: ${run.exemplars.length} exemplars, edited`);
+    out.push({
+      runId: id,
+      differs: diffs.length ? (diffs.length > 3 ? [...diffs.slice(0, 3), `${diffs.length - 3} more`] : diffs).join(', ') : 'same config',
+      evalAccuracy: done.map((n) => ({ iteration: n, accuracy: other.readMetrics(n)!.eval.accuracy })),
+    });
+  }
+  return out;
+}
+
+/** The leaves where b's config differs from a's, as "path: value" (b's value). */
+export function configDiff(a: unknown, b: unknown, at = ''): string[] {
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => configDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], at ? `${at}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${at}: ${b === undefined ? '(unset)' : JSON.stringify(b)}`];
 }
 
 /** Points drawn per curve at most: longer ones are averaged over runs of consecutive steps. */
