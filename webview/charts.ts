@@ -70,7 +70,7 @@ export function drawCharts(perIteration: HTMLCanvasElement, perGroup: HTMLCanvas
       elements: { point: { radius: 0 } },
       scales: { x: { type: 'linear', title: { display: true, text: 'training step' } }, y: { type: 'logarithmic', title: { display: true, text: 'loss' } } },
       plugins: {
-        title: { display: true, text: d.trainLoss.length ? 'Training loss (fine-tuning M0 each iteration)' : 'Training loss: none logged (a trainer of your own?)' },
+        title: { display: true, text: d.trainLoss.length ? 'Training loss (fine-tuning M0 each iteration)' : 'Training loss: none logged by this run\'s trainer' },
       },
     },
   });

@@ -80,7 +80,8 @@ export function otherRuns(store: RunStore): OtherRun[] {
     const done = other.finishedIterations();
     if (!done.length) continue;
     const run = other.readRun();
-    const diffs = configDiff(mine.config, run.config);
+    // how many iterations a run planned says nothing of how each ran: the chart shows how far it got
+    const diffs = configDiff(mine.config, run.config).filter((d) => !d.startsWith('star.iterations:'));
     if (JSON.stringify(run.exemplars) !== JSON.stringify(mine.exemplars)) diffs.push(`P: ${run.exemplars.length} exemplars, edited`);
     out.push({
       runId: id,

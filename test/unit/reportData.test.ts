@@ -24,7 +24,7 @@ test('the other runs of a project: their held-out accuracy by iteration, and how
   const project = fs.mkdtempSync(path.join(os.tmpdir(), 'star-report-'));
   const P = [{ question: '1+1', answer: '2' }];
   const shown = run(project, '20261130-100000000-aaaa', config({}), P, [0.1, 0.2, 0.3]);
-  run(project, '20261130-110000000-bbbb', config({ rationalize: false }), P, [0.1, 0.15]);
+  run(project, '20261130-110000000-bbbb', config({ rationalize: false, iterations: 6 }), P, [0.1, 0.15]);
   run(project, '20261130-120000000-cccc', config({ seed: 2 }, 1e-3), [...P, { question: '2+2', answer: '4' }], [0.12]);
   run(project, '20261130-130000000-dddd', config({}), P, []); // started, nothing finished: left out
   assert.deepEqual(otherRuns(shown), [

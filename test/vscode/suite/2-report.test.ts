@@ -175,5 +175,29 @@ suite('report, annotations, failed questions, export', () => {
     assert.strictEqual(a.report.liveSteps - before, steps2, 'every training step was sent to the open report');
     const after = await until('the report to show iteration 2\'s curve', () => a.report.data?.trainLoss.some((c) => c.iteration === 2) && a.report.data);
     assert.strictEqual(after.trainLoss.find((c) => c.iteration === 2)!.steps.at(-1), steps2);
+
+    // a second run of the project, with another seed: the first run's report names it and charts its accuracy
+    await vscode.workspace.getConfiguration('starStudio').update('seed', 5, vscode.ConfigurationTarget.Global);
+    let other: RunResult;
+    try {
+      other = (await vscode.commands.executeCommand<RunResult>('starStudio.runIterations', live, 1))!;
+    } finally {
+      await vscode.workspace.getConfiguration('starStudio').update('seed', undefined, vscode.ConfigurationTarget.Global);
+    }
+    assert.strictEqual(other.status, 'finished');
+    a.report.data = undefined;
+    await vscode.commands.executeCommand('starStudio.openReport', live, first.runDir, 1);
+    const withOther = await until('the report data', () => a.report.data);
+    assert.deepStrictEqual(withOther.otherRuns.map((r) => [r.runId, r.differs, r.evalAccuracy.length]), [[path.basename(other.runDir!), 'star.seed: 5', 2]]);
+    // the webview drew it and goes on working: selecting a row still asks for its history
+    const asked: string[] = [];
+    const receive = a.report.receive.bind(a.report);
+    a.report.receive = async (m) => { if (m.type === 'history') asked.push(m.id); return receive(m); };
+    try {
+      await vscode.commands.executeCommand('starStudio.showInReport', first.runDir, 1, withOther.rows[0].id);
+      await until('the webview to select the row', () => asked.includes(withOther.rows[0].id));
+    } finally {
+      a.report.receive = receive;
+    }
   });
 });
