@@ -64,6 +64,30 @@ async function fusedFor(model: GPT, B: number) {
   return { step, vars, dispose: () => { step.dispose(); tf.dispose([...m, ...s]); } };
 }
 
+/**
+ * train() on a small sum-learning set, with the fused step or tfjs ops (STAR_WEBGPU_FUSED): what its log said, each
+ * step's loss, and the parameters it ended with (and lm_head's before, read first: tfjs's cache of it must not go stale).
+ */
+async function trainSums(fusedStep: boolean, steps: number, seed: number, modelSeed: number) {
+  const tok = new CharTokenizer([...'0123456789+=;']);
+  const data = Array.from({ length: 24 }, (_, i) => ({ prompt: `${i}+${i % 7}=`, completion: `${i + (i % 7)};` }));
+  process.env.STAR_WEBGPU_FUSED = fusedStep ? '1' : '0';
+  try {
+    const model = new GPT(config({ vocabSize: tok.vocabSize }), undefined, modelSeed);
+    const before = await model.p('lm_head.weight').data();
+    const said: string[] = [];
+    const losses: number[] = [];
+    const opts = { steps, batchSize: 4, lr: 3e-3, warmupFraction: 0.2, weightDecay: 0.1, gradClip: 0.5, seed };
+    await train(model, tok, data, { ...opts, log: (m) => said.push(m), onStep: (_s, l) => losses.push(l) });
+    const params = new Map<string, Float32Array>();
+    for (const [k, v] of model.params) params.set(k, (await v.data()) as Float32Array);
+    model.dispose();
+    return { said, losses, params, before };
+  } finally {
+    delete process.env.STAR_WEBGPU_FUSED;
+  }
+}
+
 describe('fused WebGPU training step', () => {
   for (const pos of ['rope', 'learned'] as const) {
     test(`loss and every parameter's gradient equal tfjs's (${pos} positions, a prompt and padding masked out)`, async (t) => {
@@ -94,25 +118,8 @@ describe('fused WebGPU training step', () => {
 
   test('train() on WebGPU runs the fused step, says so, and ends with the parameters the tfjs ops reach', async (t) => {
     if (unavailable) return t.skip(unavailable);
-    const tok = new CharTokenizer([...'0123456789+=;']);
-    const data = Array.from({ length: 24 }, (_, i) => ({ prompt: `${i}+${i % 7}=`, completion: `${i + (i % 7)};` }));
-    const opts = { steps: 6, batchSize: 4, lr: 3e-3, warmupFraction: 0.2, weightDecay: 0.1, gradClip: 0.5, seed: 9 };
-    const cfg = config({ vocabSize: tok.vocabSize });
-    const run = async (fusedStep: boolean) => {
-      process.env.STAR_WEBGPU_FUSED = fusedStep ? '1' : '0';
-      const model = new GPT(cfg, undefined, 11);
-      const before = await model.p('lm_head.weight').data(); // tfjs caches what it has read: it must not go stale
-      const said: string[] = [];
-      const losses: number[] = [];
-      await train(model, tok, data, { ...opts, log: (m) => said.push(m), onStep: (_s, l) => losses.push(l) });
-      const params = new Map<string, Float32Array>();
-      for (const [k, v] of model.params) params.set(k, (await v.data()) as Float32Array);
-      model.dispose();
-      return { said, losses, params, before };
-    };
-    const tfjs = await run(false);
-    const fused = await run(true);
-    delete process.env.STAR_WEBGPU_FUSED;
+    const tfjs = await trainSums(false, 6, 9, 11);
+    const fused = await trainSums(true, 6, 9, 11);
     assert.match(fused.said.join('\n'), /fused WebGPU kernels, \d+ dispatches/);
     assert.match(tfjs.said.join('\n'), /tfjs ops/);
     assert.equal(fused.losses.length, 6);
@@ -359,22 +366,7 @@ describe('WebGPU errors', () => {
 
   test('where the fused step fails on the device, train() says so and the tfjs ops train without losing a step', async (t) => {
     if (unavailable) return t.skip(unavailable);
-    const tok = new CharTokenizer([...'0123456789+=;']);
-    const data = Array.from({ length: 24 }, (_, i) => ({ prompt: `${i}+${i % 7}=`, completion: `${i + (i % 7)};` }));
-    const opts = { steps: 4, batchSize: 4, lr: 3e-3, warmupFraction: 0.2, weightDecay: 0.1, gradClip: 0.5, seed: 5 };
-    const run = async () => {
-      const model = new GPT(config({ vocabSize: tok.vocabSize }), undefined, 13);
-      const said: string[] = [];
-      const losses: number[] = [];
-      await train(model, tok, data, { ...opts, log: (m) => said.push(m), onStep: (_s, l) => losses.push(l) });
-      const params = new Map<string, Float32Array>();
-      for (const [k, v] of model.params) params.set(k, (await v.data()) as Float32Array);
-      model.dispose();
-      return { said, losses, params };
-    };
-    process.env.STAR_WEBGPU_FUSED = '0';
-    const tfjs = await run();
-    delete process.env.STAR_WEBGPU_FUSED;
+    const tfjs = await trainSums(false, 4, 5, 13);
     // as a kernel that does not validate on some GPU would: the device reports an error and the submit does nothing
     const real = GPTStepWebGPU.prototype.step;
     GPTStepWebGPU.prototype.step = function () {
@@ -384,7 +376,7 @@ describe('WebGPU errors', () => {
     };
     let broken;
     try {
-      broken = await run();
+      broken = await trainSums(true, 4, 5, 13);
     } finally {
       GPTStepWebGPU.prototype.step = real;
     }
