@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { validateFile } from '../engine/dataset';
 import { exportDataset, EXPORT_FORMATS, ExportFormat } from '../engine/export';
 import { CONFIG_FILE, initProject, loadData, openProject } from '../engine/project';
+import { compareRuns } from '../engine/compare';
 import { groupNames, markdownTable, reportRows } from '../engine/report';
 import { runStar, RunOptions } from '../engine/star';
 import type { BackendChoice } from '../engine/store/format';
@@ -100,6 +101,31 @@ program
   });
 
 program
+  .command('compare <dir>')
+  .description('held-out accuracy of every run of a project by iteration, with what each run does differently')
+  .option('--run <id>', 'the run the others are compared with (default: the oldest)')
+  .option('--markdown', 'print a Markdown table')
+  .option('--json', 'print the runs as JSON')
+  .action(async (dir: string, o) => {
+    const ids = RunStore.list(dir);
+    if (!ids.length) throw new Error(`no runs in ${RunStore.runsDir(dir)} — start one with \`star run ${dir}\``);
+    const reference = pickRun(dir, o.run ?? ids[0]);
+    const runs = compareRuns(dir, reference);
+    if (o.json) return console.log(JSON.stringify({ reference: reference.id, runs }, null, 2));
+    const last = Math.max(0, ...runs.flatMap((r) => r.evalAccuracy.map((e) => e.iteration)));
+    const head = ['run', `differs from ${reference.id}`, ...Array.from({ length: last + 1 }, (_, n) => `it ${n}`)];
+    const rows = runs.map((r) => [r.runId, r.differs || '(reference)', ...head.slice(2).map((_, n) => {
+      const e = r.evalAccuracy.find((x) => x.iteration === n);
+      return e ? (100 * e.accuracy).toFixed(1) : '';
+    })]);
+    if (o.markdown) {
+      console.log([`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n'));
+      return;
+    }
+    printTable(head, rows, 'held-out accuracy % by iteration');
+  });
+
+program
   .command('validate <file>')
   .description('check a dataset or exemplar file: every bad line as file:line: reason')
   .addOption(taskOption())
@@ -127,7 +153,10 @@ program
   });
 
 function pickRun(dir: string, id?: string): RunStore {
-  if (id) return new RunStore(path.join(RunStore.runsDir(dir), id));
+  if (id) {
+    if (!RunStore.list(dir).includes(id)) throw new Error(`no run ${id} in ${RunStore.runsDir(dir)} (runs: ${RunStore.list(dir).join(', ') || 'none'})`);
+    return new RunStore(path.join(RunStore.runsDir(dir), id));
+  }
   const store = RunStore.latest(dir);
   if (!store) throw new Error(`no runs in ${RunStore.runsDir(dir)} — start one with \`star run ${dir}\``);
   return store;

@@ -1,6 +1,7 @@
 // Turns a run directory into what the report shows: rows of one iteration with their change since the previous
 // one and people's marks, per-iteration summaries for the chart, and a question's history across iterations.
 import * as path from 'path';
+import { compareRuns } from '../engine/compare';
 import { latestAnnotations } from '../engine/export';
 import { summarizeStages } from '../engine/metrics/history';
 import type { Annotation, GenerationLine, IterationMetrics } from '../engine/store/format';
@@ -71,34 +72,7 @@ export function buildReport(store: RunStore, iteration: number): ReportData {
 
 /** The other runs of the store's project that finished an iteration, each with what it does differently. */
 export function otherRuns(store: RunStore): OtherRun[] {
-  const projectDir = path.dirname(path.dirname(path.dirname(store.dir)));
-  const mine = store.readRun();
-  const out: OtherRun[] = [];
-  for (const id of RunStore.list(projectDir)) {
-    if (id === store.id) continue;
-    const other = new RunStore(path.join(RunStore.runsDir(projectDir), id));
-    const done = other.finishedIterations();
-    if (!done.length) continue;
-    const run = other.readRun();
-    // how many iterations a run planned says nothing of how each ran: the chart shows how far it got
-    const diffs = configDiff(mine.config, run.config).filter((d) => !d.startsWith('star.iterations:'));
-    if (JSON.stringify(run.exemplars) !== JSON.stringify(mine.exemplars)) diffs.push(`P: ${run.exemplars.length} exemplars, edited`);
-    out.push({
-      runId: id,
-      differs: diffs.length ? (diffs.length > 3 ? [...diffs.slice(0, 3), `${diffs.length - 3} more`] : diffs).join(', ') : 'same config',
-      evalAccuracy: done.map((n) => ({ iteration: n, accuracy: other.readMetrics(n)!.eval.accuracy })),
-    });
-  }
-  return out;
-}
-
-/** The leaves where b's config differs from a's, as "path: value" (b's value). */
-export function configDiff(a: unknown, b: unknown, at = ''): string[] {
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    return keys.flatMap((k) => configDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], at ? `${at}.${k}` : k));
-  }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${at}: ${b === undefined ? '(unset)' : JSON.stringify(b)}`];
+  return compareRuns(path.dirname(path.dirname(path.dirname(store.dir))), store).filter((r) => r.runId !== store.id);
 }
 
 /** Points drawn per curve at most: longer ones are averaged over runs of consecutive steps. */

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import type { IterationMetrics, ProjectConfig, RunJson } from '../../src/engine/store/format';
 import { RunStore } from '../../src/engine/store/runStore';
-import { configDiff, otherRuns } from '../../src/extension/reportData';
+import { configDiff } from '../../src/engine/compare';
+import { otherRuns } from '../../src/extension/reportData';
 
 const config = (star: Partial<ProjectConfig['star']>, lr = 3e-3) =>
   ({ task: 'arithmetic', training: { lr, batchSize: 16 }, star: { iterations: 2, seed: 1, rationalize: true, ...star } }) as unknown as ProjectConfig;

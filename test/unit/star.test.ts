@@ -180,6 +180,21 @@ describe('STaR loop', () => {
     assert.ok(s.readTrainSet(1).every((e) => e.source !== 'rationalized'));
     const base = (r: RunStore) => fs.readFileSync(r.iterPath(0, 'model.safetensors'));
     assert.ok(base(s).equals(base(store)), 'the ablation starts from the same M0');
+
+    // star compare: both runs' held-out accuracy, the ablation named by what it changed
+    const r = await cli(['compare', dir, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const cmp = JSON.parse(r.stdout) as { reference: string; runs: { runId: string; differs: string; evalAccuracy: { iteration: number; accuracy: number }[] }[] };
+    assert.equal(cmp.reference, store.id);
+    assert.deepEqual(cmp.runs.map((x) => [x.runId, x.evalAccuracy.map((e) => e.iteration)]), [[store.id, store.finishedIterations()], [s.id, [0, 1]]]);
+    assert.equal(cmp.runs[0].differs, '');
+    assert.match(cmp.runs[1].differs, /^star\.rationalize: false\b/); // (the earlier test's resume turned honourAnnotations on)
+    assert.equal(cmp.runs[1].evalAccuracy[1].accuracy, s.readMetrics(1)!.eval.accuracy);
+    const table = await cli(['compare', dir, '--markdown']);
+    assert.match(table.stdout, new RegExp(`\\| ${s.id} \\| star.rationalize: false[^|]* \\| [\\d.]+ \\| [\\d.]+ \\|( +\\|)+\n`));
+    const wrong = await cli(['compare', dir, '--run', 'no-such-run']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /no run no-such-run in .*runs/);
   });
 });
 
