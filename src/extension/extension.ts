@@ -21,7 +21,7 @@ export function activate(context: vscode.ExtensionContext): Api {
   const selection = new Selection();
   const tree = new StarTree(vscode.Uri.joinPath(uri, 'media'));
   const failed = new FailedQuestions();
-  const projectOf = (runDir: string) => path.dirname(path.dirname(path.dirname(runDir)));
+  const projectOf = (runDir: string) => new RunStore(runDir).projectDir;
   const report = new ReportPanel(uri, () => tree.refresh(), (store, n, id) => revealQuestion(projectOf(store.dir), store, n, id), log);
   const ctx: cmd.Ctx = { log, runner, selection, tree, report, failed, apiKeys: new ApiKeys(context.secrets) };
 

@@ -64,7 +64,7 @@ export function buildReport(store: RunStore, iteration: number): ReportData {
   const iterations = store.finishedIterations().map((n) => summary(store.readMetrics(n)!));
   const groups = [...new Set(rows.map((r) => r.group))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   return {
-    project: path.basename(path.dirname(path.dirname(path.dirname(store.dir)))), runId: store.id, task: run.task, iteration, iterations, rows, groups,
+    project: path.basename(store.projectDir), runId: store.id, task: run.task, iteration, iterations, rows, groups,
     trainLoss: lossCurves(store),
     otherRuns: otherRuns(store),
   };
@@ -72,7 +72,7 @@ export function buildReport(store: RunStore, iteration: number): ReportData {
 
 /** The other runs of the store's project that finished an iteration, each with what it does differently. */
 export function otherRuns(store: RunStore): OtherRun[] {
-  return compareRuns(path.dirname(path.dirname(path.dirname(store.dir))), store).filter((r) => r.runId !== store.id);
+  return compareRuns(store.projectDir, store).filter((r) => r.runId !== store.id);
 }
 
 /** Points drawn per curve at most: longer ones are averaged over runs of consecutive steps. */

@@ -101,8 +101,7 @@ export class ReportPanel implements vscode.Disposable {
         const line = store.readGenerations(this.iteration).find((l) => l.id === m.id);
         if (!line) return;
         const edited = latestAnnotations(store.readAnnotations(), this.iteration).get(m.id)?.rationale;
-        const projectDir = path.dirname(path.dirname(path.dirname(store.dir)));
-        const uri = await promoteToP(projectDir, line, edited ?? line.rationale);
+        const uri = await promoteToP(store.projectDir, line, edited ?? line.rationale);
         annotate(store, this.iteration, m.id, { promoted: true });
         this.sendRow(m.id);
         void vscode.window.showInformationMessage(`STaR: added ${line.question} to ${path.basename(uri.fsPath)}`);

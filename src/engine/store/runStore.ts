@@ -54,6 +54,11 @@ export class RunStore {
     return path.basename(this.dir);
   }
 
+  /** The project the run belongs to (runs live in <project>/.star/runs/<id>). */
+  get projectDir(): string {
+    return path.dirname(path.dirname(path.dirname(this.dir)));
+  }
+
   readRun(): RunJson {
     return JSON.parse(fs.readFileSync(path.join(this.dir, 'run.json'), 'utf8')) as RunJson;
   }
