@@ -90,9 +90,11 @@ function describeLoss() {
   c.canvas.setAttribute('aria-label', `Training loss by step. ${parts.join('; ') || 'None logged.'}`);
 }
 
+const lossLabel = (iteration: number) => (iteration === 0 ? 'M0 (from P)' : `iteration ${iteration}`);
+
 function lossDataset(c: LossCurve) {
   return {
-    label: c.iteration === 0 ? 'M0 (from P)' : `iteration ${c.iteration}`,
+    label: lossLabel(c.iteration),
     data: c.steps.map((x, i) => ({ x, y: c.losses[i] })),
     borderColor: colour(c.iteration),
     backgroundColor: colour(c.iteration),
@@ -104,7 +106,7 @@ function lossDataset(c: LossCurve) {
 export function addLossPoint(iteration: number, step: number, loss: number) {
   if (!lossChart) return;
   const sets = lossChart.data.datasets;
-  let set = sets.find((s) => s.label === lossDataset({ iteration, steps: [], losses: [] }).label);
+  let set = sets.find((s) => s.label === lossLabel(iteration));
   if (!set) sets.push((set = lossDataset({ iteration, steps: [], losses: [] })));
   const pts = set.data;
   while (pts.length && pts[pts.length - 1].x >= step) pts.pop();

@@ -7,7 +7,7 @@ import { validateFile } from '../engine/dataset';
 import { exportDataset, EXPORT_FORMATS, ExportFormat } from '../engine/export';
 import { CONFIG_FILE, initProject, loadData, openProject } from '../engine/project';
 import { compareRuns } from '../engine/compare';
-import { groupNames, markdownTable, reportRows } from '../engine/report';
+import { groupNames, markdown, markdownTable, reportRows } from '../engine/report';
 import { runStar, RunOptions } from '../engine/star';
 import type { BackendChoice } from '../engine/store/format';
 import { RunStore } from '../engine/store/runStore';
@@ -118,10 +118,7 @@ program
       const e = r.evalAccuracy.find((x) => x.iteration === n);
       return e ? (100 * e.accuracy).toFixed(1) : '';
     })]);
-    if (o.markdown) {
-      console.log([`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n'));
-      return;
-    }
+    if (o.markdown) return console.log(markdown(head, rows));
     printTable(head, rows, 'held-out accuracy % by iteration');
   });
 

@@ -43,10 +43,11 @@ export function markdownTable(rows: ReportRow[], groupLabel = 'digits'): string 
   const groups = groupNames(rows);
   const head = ['iter', 'direct', 'rationalized', 'failed', 'train ex.', 'steps', 'eval acc', ...groups.map((g) => `${groupLabel} ${g}`), 'seconds'];
   const fmt = (x: number | null) => (x === null ? '–' : String(x));
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  for (const r of rows)
-    lines.push(
-      `| ${[r.iteration, fmt(r.direct), fmt(r.rationalized), fmt(r.failed), r.trainExamples, r.trainSteps, r.accuracy.toFixed(3), ...groups.map((g) => (r.byGroup[g] ?? 0).toFixed(2)), r.seconds.toFixed(0)].join(' | ')} |`,
-    );
-  return lines.join('\n');
+  return markdown(head, rows.map((r) =>
+    [r.iteration, fmt(r.direct), fmt(r.rationalized), fmt(r.failed), r.trainExamples, r.trainSteps, r.accuracy.toFixed(3), ...groups.map((g) => (r.byGroup[g] ?? 0).toFixed(2)), r.seconds.toFixed(0)]));
+}
+
+/** A Markdown table. */
+export function markdown(head: string[], rows: (string | number)[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }

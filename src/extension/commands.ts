@@ -107,9 +107,13 @@ async function startRun(ctx: Ctx, projectDir: string, options: WorkerRunOptions,
   if (refusedUntrusted()) return;
   if (ctx.runner.running) return void vscode.window.showWarningMessage('STaR: a run is already going on; stop it first.');
   const started = Date.now();
+  let runDir: string | undefined;
   const sub = ctx.runner.onEvent((e) => {
     if (e.type === 'iteration-end' || e.type === 'run-start') ctx.tree.refresh();
-    if (e.type === 'run-start') ctx.selection.set(projectDir, e.runDir);
+    if (e.type === 'run-start') ctx.selection.set(projectDir, (runDir = e.runDir));
+    if (e.type === 'iteration-end') ctx.report.refresh();
+    // the open report of this run draws the loss as it trains
+    if (e.type === 'progress' && e.phase === 'train' && e.loss !== undefined && runDir) ctx.report.liveLoss(runDir, e.iteration, e.done, e.loss);
   });
   try {
     const apiKey = await ctx.apiKeys.forProject(projectDir);

@@ -32,7 +32,6 @@ export function activate(context: vscode.ExtensionContext): Api {
     setContext('starStudio.hasRun', projects.some((d) => RunStore.list(d).length > 0));
   };
   const reg = (id: string, f: (...a: any[]) => unknown) => vscode.commands.registerCommand(id, f);
-  let liveRun: string | undefined; // the run directory of the run going on
 
   context.subscriptions.push(
     log, runner, failed, report, new RunStatusBar(runner),
@@ -43,11 +42,6 @@ export function activate(context: vscode.ExtensionContext): Api {
     vscode.languages.registerHoverProvider({ scheme: 'file', pattern: '**/*.jsonl' }, failed),
     vscode.languages.registerCodeActionsProvider({ scheme: 'file', pattern: '**/*.jsonl' }, failed, { providedCodeActionKinds: FailedQuestions.actionKinds }),
     runner.onDidChangeRunning((on) => { setContext('starStudio.running', on); if (!on) void updateContext(); }),
-    runner.onEvent((e) => {
-      if (e.type === 'run-start') liveRun = e.runDir;
-      else if (e.type === 'progress' && e.phase === 'train' && e.loss !== undefined && liveRun) report.liveLoss(liveRun, e.iteration, e.done, e.loss);
-      else if (e.type === 'iteration-end') report.refresh();
-    }),
     tree.onDidChangeTreeData(() => void updateContext()),
     reg('starStudio.newProject', (a?: cmd.NewProjectArgs) => cmd.newProject(ctx, a)),
     reg('starStudio.runIteration', (dir?: unknown) => cmd.runIteration(ctx, dirArg(dir))),
