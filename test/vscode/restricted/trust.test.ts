@@ -2,35 +2,18 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { gsm8k } from '../../../src/engine/tasks/gsm8k';
 import { runOverrides } from '../../../src/extension/settings';
-import { startScriptedServer } from '../../fixtures/openaiServer';
-import { api, until, workspaceDir } from '../helpers';
+import { api, gsm8kRecords, scriptedGsm8kServer, servedProject, until, workspaceDir } from '../helpers';
 
 // The folder comes from scripts/vscode-tests.mjs --restricted: an arithmetic project `guarded` and a
 // .vscode/settings.json that sets run settings.
 const dir = () => path.join(workspaceDir(), 'guarded');
-const GSM8K = path.resolve(__dirname, '../../../..', '..', 'shared', 'datasets', 'gsm8k', 'test.jsonl');
-
 /** A project on a served model that answers, fine-tuned by a command that writes EXECUTED: in a trusted folder a
- *  run of it gets as far as that command (the first test of suite 5 runs the same served set-up to the end). */
-function servedProjectWithCommand(url: string): { dir: string; executed: string } {
-  const d = path.join(workspaceDir(), 'served');
-  const records = fs.readFileSync(GSM8K, 'utf8').split('\n').filter((l) => l.trim()).slice(0, 8).map((l) => JSON.parse(l));
-  fs.mkdirSync(path.join(d, 'data'), { recursive: true });
-  const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r) + '\n').join('');
-  fs.writeFileSync(path.join(d, 'exemplars.jsonl'), jsonl(records.slice(0, 2)));
-  fs.writeFileSync(path.join(d, 'data/train.jsonl'), jsonl(records.slice(2, 6)));
-  fs.writeFileSync(path.join(d, 'data/eval.jsonl'), jsonl(records.slice(6, 8)));
-  const executed = path.join(d, 'EXECUTED');
-  fs.writeFileSync(path.join(d, 'star.json'), JSON.stringify({
-    task: 'gsm8k',
-    model: { backend: 'openai', baseUrl: url, model: 'scripted-7b', apiKeyEnv: '', retryBaseSeconds: 0.01 },
-    trainer: { kind: 'command', command: `node -e "require('fs').writeFileSync(process.argv[1], '')" ${JSON.stringify(executed)}` },
-    sampling: { shots: 1, maxNewTokens: 200 },
-    star: { iterations: 1 },
-  }, null, 2));
-  return { dir: d, executed };
+ *  run of it gets as far as that command (suite 5 runs the same served set-up to the end). */
+function servedProjectWithCommand(url: string, records: Record<string, unknown>[]): { dir: string; executed: string } {
+  const executed = path.join(workspaceDir(), 'served', 'EXECUTED');
+  const command = `node -e "require('fs').writeFileSync(process.argv[1], '')" ${JSON.stringify(executed)}`;
+  return { dir: servedProject('served', records, 4, { baseUrl: url, apiKeyEnv: '' }, { trainer: { kind: 'command', command } }), executed };
 }
 
 suite('an untrusted workspace (restricted mode)', () => {
@@ -46,13 +29,10 @@ suite('an untrusted workspace (restricted mode)', () => {
 
   test('runs are refused without a prompt: no worker, no request, no run store, star.json\'s command never runs', async () => {
     const a = await api();
-    const records = fs.readFileSync(GSM8K, 'utf8').split('\n').filter((l) => l.trim()).slice(0, 8).map((l) => JSON.parse(l));
-    const server = await startScriptedServer(records.map((r, i) => {
-      const ex = gsm8k.exemplarFromRecord(r, `r${i}`);
-      return { question: ex.question, gold: ex.gold, rationale: ex.rationale, right: i % 2 === 0 };
-    }));
+    const records = gsm8kRecords(8);
+    const server = await scriptedGsm8kServer(records);
     try {
-      const p = servedProjectWithCommand(server.url);
+      const p = servedProjectWithCommand(server.url, records);
       // runIterations without a count would ask for one; it must refuse before asking (a prompt would hang here)
       for (const [cmd, ...args] of [['starStudio.runIteration', p.dir], ['starStudio.runIterations', p.dir, 1], ['starStudio.runIterations', p.dir], ['starStudio.resume', p.dir]] as const) {
         const r = await vscode.commands.executeCommand(cmd, ...args);

@@ -4,9 +4,22 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Annotation, GenerationLine, IterationMetrics } from '../../../src/engine/store/format';
 import { RunStore } from '../../../src/engine/store/runStore';
+import type { Api } from '../../../src/extension/extension';
 import { buildReport } from '../../../src/extension/reportData';
 import type { RunResult } from '../../../src/extension/runner';
 import { api, newTinyProject, projectWithRun, readJsonl, until } from '../helpers';
+
+/** Runs f while recording the rows whose history the report's webview asks for: it asks for the row it selects. */
+async function watchingSelections(a: Api, f: (asked: string[]) => Promise<void>) {
+  const asked: string[] = [];
+  const receive = a.report.receive.bind(a.report);
+  a.report.receive = async (m) => { if (m.type === 'history') asked.push(m.id); return receive(m); };
+  try {
+    await f(asked);
+  } finally {
+    a.report.receive = receive;
+  }
+}
 
 suite('report, annotations, failed questions, export', () => {
   test('the report opens in a webview and shows the run store\'s rows and counts', async () => {
@@ -102,10 +115,7 @@ suite('report, annotations, failed questions, export', () => {
     assert.deepStrictEqual(JSON.parse(decodeURIComponent(link[1])), fix.command!.arguments);
 
     // the webview asks for the history of the row it selected: the focused question is the one on the line
-    const asked: string[] = [];
-    const receive = a.report.receive.bind(a.report);
-    a.report.receive = async (m) => { if (m.type === 'history') asked.push(m.id); return receive(m); };
-    try {
+    await watchingSelections(a, async (asked) => {
       await vscode.commands.executeCommand(fix.command!.command, ...fix.command!.arguments!);
       await until('the report to select the question', () => asked.includes(g.id));
       assert.strictEqual(a.report.data!.iteration, 1);
@@ -117,9 +127,7 @@ suite('report, annotations, failed questions, export', () => {
         await vscode.commands.executeCommand(f.command!.command, ...f.command!.arguments!);
         await until('the report to select the second question', () => asked.includes(other.id));
       }
-    } finally {
-      a.report.receive = receive;
-    }
+    });
   });
 
   test('the report jumps to a question\'s line in the dataset', async () => {
@@ -190,14 +198,9 @@ suite('report, annotations, failed questions, export', () => {
     const withOther = await until('the report data', () => a.report.data);
     assert.deepStrictEqual(withOther.otherRuns.map((r) => [r.runId, r.differs, r.evalAccuracy.length]), [[path.basename(other.runDir!), 'star.seed: 5', 2]]);
     // the webview drew it and goes on working: selecting a row still asks for its history
-    const asked: string[] = [];
-    const receive = a.report.receive.bind(a.report);
-    a.report.receive = async (m) => { if (m.type === 'history') asked.push(m.id); return receive(m); };
-    try {
+    await watchingSelections(a, async (asked) => {
       await vscode.commands.executeCommand('starStudio.showInReport', first.runDir, 1, withOther.rows[0].id);
       await until('the webview to select the row', () => asked.includes(withOther.rows[0].id));
-    } finally {
-      a.report.receive = receive;
-    }
+    });
   });
 });
