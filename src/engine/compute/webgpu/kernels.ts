@@ -384,14 +384,14 @@ const headIndex = /* wgsl */ `
 fn headIndex(n: u32, c: u32) -> u32 { return (((n / u.T) * u.H + c / u.hd) * u.T + n % u.T) * u.hd + c % u.hd; }`;
 
 /**
- * Splits qkv [N, 3D] into Q, K, V [B, H, T, hd] and rotates Q and K (GPT-NeoX half rotation) with the model's own
- * cos/sin tables [blockSize, hd], the same numbers the tfjs model uses. One thread per (row, channel).
+ * A kernel between qkv [N, 3D] and the per-head layout [B, H, T, hd]: one thread per (row n, channel c) of an [N, D]
+ * activation, with the rotary and head-index helpers in scope; `body` goes on from n and c.
  */
-export function qkvSplit(rope: boolean): KernelDef {
+function qkvLayoutKernel(name: string, buffers: KernelDef['buffers'], body: string): KernelDef {
   return {
-    name: `qkvSplit${rope ? '[rope]' : ''}`,
+    name,
     uniforms: ['N', 'D', 'T', 'H', 'hd'],
-    buffers: [['QKV', 'r'], ['cosT', 'r'], ['sinT', 'r'], ['Q', 'w'], ['K', 'w'], ['V', 'w']],
+    buffers,
     workgroupSize: [256, 1],
     code: /* wgsl */ `
 ${ropeFns}
@@ -400,7 +400,17 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   let e = flatIndex(gid);
   if (e >= u.N * u.D) { return; }
   let n = e / u.D;
-  let c = e % u.D;
+  let c = e % u.D;${body}
+}`,
+  };
+}
+
+/**
+ * Splits qkv [N, 3D] into Q, K, V [B, H, T, hd] and rotates Q and K (GPT-NeoX half rotation) with the model's own
+ * cos/sin tables [blockSize, hd], the same numbers the tfjs model uses.
+ */
+export function qkvSplit(rope: boolean): KernelDef {
+  return qkvLayoutKernel(`qkvSplit${rope ? '[rope]' : ''}`, [['QKV', 'r'], ['cosT', 'r'], ['sinT', 'r'], ['Q', 'w'], ['K', 'w'], ['V', 'w']], /* wgsl */ `
   let o = headIndex(n, c);
   let i = c % u.hd;
   let row = n * 3u * u.D;
@@ -414,26 +424,12 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   k = ropeRotate(k, QKV[row + u.D + p], i, u.hd, cs, sn);` : '_ = cosT[0] + sinT[0];'}
   Q[o] = q;
   K[o] = k;
-  V[o] = QKV[row + 2u * u.D + c];
-}`,
-  };
+  V[o] = QKV[row + 2u * u.D + c];`);
 }
 
 /** The backward of qkvSplit: dQ, dK (rotated back) and dV [B, H, T, hd] into dQKV [N, 3D]. */
 export function qkvMerge(rope: boolean): KernelDef {
-  return {
-    name: `qkvMerge${rope ? '[rope]' : ''}`,
-    uniforms: ['N', 'D', 'T', 'H', 'hd'],
-    buffers: [['dQ', 'r'], ['dK', 'r'], ['dV', 'r'], ['cosT', 'r'], ['sinT', 'r'], ['dQKV', 'w']],
-    workgroupSize: [256, 1],
-    code: /* wgsl */ `
-${ropeFns}
-${headIndex}
-fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
-  let e = flatIndex(gid);
-  if (e >= u.N * u.D) { return; }
-  let n = e / u.D;
-  let c = e % u.D;
+  return qkvLayoutKernel(`qkvMerge${rope ? '[rope]' : ''}`, [['dQ', 'r'], ['dK', 'r'], ['dV', 'r'], ['cosT', 'r'], ['sinT', 'r'], ['dQKV', 'w']], /* wgsl */ `
   let j = c % u.hd;
   let base = headIndex(n, c) - j;
   let tp = (n % u.T) * u.hd;
@@ -448,9 +444,7 @@ fn main(lid: vec3<u32>, wid: vec3<u32>, gid: vec3<u32>) {
   let row = n * 3u * u.D;
   dQKV[row + c] = dq;
   dQKV[row + u.D + c] = dk;
-  dQKV[row + 2u * u.D + c] = dV[base + j];
-}`,
-  };
+  dQKV[row + 2u * u.D + c] = dV[base + j];`);
 }
 
 /**
