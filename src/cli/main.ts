@@ -60,10 +60,12 @@ program
   .addOption(backendOption())
   .option('--json', 'print one JSON event per line instead of a progress bar')
   .option('--chunk-size <n>', 'questions generated per chunk appended to generations.jsonl (the most a kill can cost)', int)
+  .option('--accept-changes', 'with --resume: go on although D, the held-out split or P changed since the run last ran')
   .action(async (dir: string, o) => {
     await runCommand(dir, {
       iterations: o.iterations, seed: o.seed, rationalize: o.rationalize === false ? false : undefined,
       resume: o.resume, runId: o.run, compute: o.backend as BackendChoice | undefined, chunkSize: o.chunkSize,
+      acceptChanges: o.acceptChanges,
     }, !!o.json);
   });
 
@@ -95,7 +97,7 @@ program
     const rows = reportRows(store);
     if (o.json) return console.log(JSON.stringify({ run: store.id, rows }, null, 2));
     const run = store.readRun();
-    console.log(`run ${store.id}  (${run.status}, task ${run.task}, backend ${run.backend || '?'})`);
+    console.log(`run ${store.id}  (${store.state()}, task ${run.task}, backend ${run.backend || '?'})`);
     if (o.markdown) return console.log(markdownTable(rows));
     printRows(rows);
   });
@@ -161,13 +163,16 @@ function pickRun(dir: string, id?: string): RunStore {
 
 async function runCommand(dir: string, opts: RunOptions, json: boolean) {
   const project = await openProject(dir);
+  // The first Ctrl-C (or SIGTERM) stops after the current step, keeping finished work; the second exits at once.
+  // Both leave a run that `--resume` continues: what is on disk is always whole.
   let stopRequests = 0;
-  const onSigint = () => {
+  const onSignal = () => {
     stopRequests++;
     if (stopRequests > 1) process.exit(130);
     console.error('\nstopping after the current step (Ctrl-C again to quit at once; `star run --resume` continues)');
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const view = json ? undefined : new ProgressView();
   const t0 = Date.now();
   try {
@@ -176,15 +181,17 @@ async function runCommand(dir: string, opts: RunOptions, json: boolean) {
       else view!.onEvent(e);
     });
     view?.stop();
+    const run = store.readRun();
     if (!json) {
-      const run = store.readRun();
       console.log(`\nrun ${store.id} ${run.status} in ${((Date.now() - t0) / 1000).toFixed(0)} s on ${run.backend}`);
       console.log(`run store: ${store.dir}`);
       printRows(reportRows(store));
     }
+    if (run.status === 'stopped' && stopRequests > 0) process.exitCode = 130;
   } finally {
     view?.stop();
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

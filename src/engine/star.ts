@@ -22,9 +22,24 @@ import { budgets, examplesOf, promptOf, turnsOf } from './prompts';
 import { hashSeed } from './random';
 import { loadData, Project } from './project';
 import { Curation, curationBefore } from './curation';
+import { describeChanges, InputsChangedError, runInputs } from './inputs';
 import { writeJsonAtomic } from './store/jsonl';
+import { acquireRunLock, describeHolder, HeldLock } from './store/runLock';
 import { RunStore } from './store/runStore';
-import { DedupMetrics, GenerationLine, ProjectConfig, RUN_FORMAT_VERSION, RunEvent, RunJson, StepSchedule, TrainExample, UsageCounters } from './store/format';
+import {
+  DedupMetrics,
+  GenerationLine,
+  InputFingerprint,
+  ProjectConfig,
+  RUN_FORMAT_VERSION,
+  RunEvent,
+  RunInputs,
+  RunJson,
+  StepSchedule,
+  TrainExample,
+  UsageCounters,
+  WriterLock,
+} from './store/format';
 import { Example, Exemplar, Task } from './tasks/task';
 
 export interface RunOptions {
@@ -43,9 +58,15 @@ export interface RunOptions {
   honourAnnotations?: boolean;
   /** The API key of a remote model (the extension's SecretStorage); else the environment variable of model.apiKeyEnv. */
   apiKey?: string;
+  /** Resume although D, the held-out split or P changed since the run last ran (recorded in run.json). */
+  acceptChanges?: boolean;
+  /** End this invocation after that iteration, leaving the run's plan as it is (the extension's Run Iteration). */
+  untilIteration?: number;
 }
 
-export { StopRequested };
+type LoadedData = Awaited<ReturnType<typeof loadData>>;
+
+export { InputsChangedError, StopRequested };
 
 /** Steps of iteration n (1-based) under a schedule; the paper's default is 40 * 1.2^(n-1). */
 export function trainSteps(s: StepSchedule, n: number, examples: number, batchSize: number): number {
@@ -55,10 +76,39 @@ export function trainSteps(s: StepSchedule, n: number, examples: number, batchSi
 }
 
 export async function runStar(project: Project, opts: RunOptions, emit: (e: RunEvent) => void): Promise<RunStore> {
+  // A resume takes the run's writer lock before anything else, so a second writer is refused at once.
+  const resumed = opts.resume || opts.runId ? claimRun(project, opts) : undefined;
+  let lock = resumed?.lock;
+  try {
+    // Everything that can refuse a start runs before the run is written: a failed start changes nothing.
+    const data = await loadData(project);
+    const planned = resumed ? resumedRun(project, resumed.store, data, opts) : newRun(project, data, opts);
+    const remote = planned.config.model.backend === 'openai';
+    const backend = remote
+      ? { description: `openai(${openaiSettings(planned.config.model).baseUrl})`, skipped: [] as string[] }
+      : await selectBackend(opts.compute ?? planned.config.model.compute);
+    if (remote) resolveApiKey(openaiSettings(planned.config.model), opts.apiKey);
+    let store: RunStore;
+    if (resumed) store = resumed.store;
+    else ({ store, lock } = createRun(project, planned));
+    store.writeRun({ ...planned, status: 'running', backend: backend.description, error: undefined });
+    return await runLoop(project, store, data, planned, backend, opts, emit, lock?.tookOver);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function runLoop(
+  project: Project,
+  store: RunStore,
+  data: { train: Example[]; eval: Example[] },
+  run: RunJson,
+  backend: { description: string; skipped: string[] },
+  opts: RunOptions,
+  emit: (e: RunEvent) => void,
+  tookOver?: WriterLock,
+): Promise<RunStore> {
   const { task } = project;
-  const data = await loadData(project);
-  const store = openRun(project, data, opts);
-  const run = store.readRun();
   const config = run.config;
   const P = run.exemplars.map((r, i) => task.exemplarFromRecord(r, `p-${i + 1}`));
   const remote = config.model.backend === 'openai';
@@ -76,16 +126,15 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
     info: (message) => say({ type: 'log', level: 'info', message }),
   };
   const stop = () => { if (opts.shouldStop?.()) throw new StopRequested(); };
+  // this invocation ends after `last` (the extension's Run Iteration); the run's plan stays as it is
+  const last = Math.min(config.star.iterations, opts.untilIteration ?? Infinity);
 
   try {
-    // what cannot work fails here, before any work, and marks the run failed rather than leaving it "running"
-    const backend = remote
-      ? { description: `openai(${openaiSettings(config.model).baseUrl})`, skipped: [] as string[] }
-      : await selectBackend(config.model.compute);
-    if (remote) resolveApiKey(openaiSettings(config.model), opts.apiKey);
-    store.updateRun({ status: 'running', backend: backend.description, error: undefined });
     say({ type: 'run-start', runId: store.id, runDir: store.dir, backend: backend.description, resumed: !!opts.resume });
+    if (tookOver) say({ type: 'log', level: 'warn', message: `took over the writer lock of ${describeHolder(tookOver)}: that process is gone` });
     for (const s of backend.skipped) say({ type: 'log', level: 'info', message: `backend ${s}` });
+    const changed = run.inputChanges?.[run.inputChanges.length - 1];
+    if (opts.acceptChanges && changed) say({ type: 'log', level: 'warn', message: `going on with changed inputs: ${changed.changes.join('; ')}` });
 
     // M0: the base model, evaluated as iteration 0.
     const baseDir = store.ensureIter(0);
@@ -109,7 +158,8 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
 
     let best = store.readMetrics(0)!.eval.accuracy;
     let sinceBest = 0;
-    for (let n = 1; n <= config.star.iterations; n++) {
+    let converged = false;
+    for (let n = 1; n <= last; n++) {
       const done = store.readMetrics(n);
       if (done) {
         if (done.eval.accuracy > best) { best = done.eval.accuracy; sinceBest = 0; } else sinceBest++;
@@ -167,11 +217,13 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       if (m.eval.accuracy > best) { best = m.eval.accuracy; sinceBest = 0; } else sinceBest++;
       if (config.star.patience > 0 && sinceBest >= config.star.patience) {
         say({ type: 'log', level: 'info', message: `held-out accuracy has not risen for ${sinceBest} iteration(s): stopping` });
+        converged = true;
         break;
       }
     }
-    store.updateRun({ status: 'finished' });
-    say({ type: 'run-end', status: 'finished', iterations: store.finishedIterations().length - 1 });
+    const status = converged || last === config.star.iterations ? 'finished' : 'stopped';
+    store.updateRun({ status });
+    say({ type: 'run-end', status, iterations: store.finishedIterations().length - 1 });
   } catch (e0) {
     // a request cancelled by the run's stop is a stop, not a failure
     const e = abort.signal.aborted && !(e0 instanceof StopRequested) ? new StopRequested() : e0;
@@ -206,63 +258,115 @@ function trainingProgress(store: RunStore, n: number, emit: (e: RunEvent) => voi
   };
 }
 
-/** A new run snapshotting config and P, or the one being resumed (its own config, with overrides applied). */
-function openRun(project: Project, data: { train: Example[]; eval: Example[]; exemplars: Exemplar[] }, opts: RunOptions): RunStore {
-  const override = (c: ProjectConfig): ProjectConfig => ({
-    ...c,
-    model: { ...c.model, compute: opts.compute ?? c.model.compute },
-    training: { ...c.training, honourAnnotations: opts.honourAnnotations ?? c.training.honourAnnotations },
-    star: {
-      ...c.star,
-      iterations: opts.iterations ?? c.star.iterations,
-      seed: opts.seed ?? c.star.seed,
-      rationalize: opts.rationalize ?? c.star.rationalize,
-    },
-  });
-  if (opts.resume || opts.runId) {
-    const store = opts.runId ? new RunStore(path.join(RunStore.runsDir(project.dir), opts.runId)) : RunStore.latest(project.dir);
-    if (!store || !fs.existsSync(path.join(store.dir, 'run.json'))) throw new Error(`no run to resume in ${RunStore.runsDir(project.dir)}`);
-    const run = store.readRun();
-    // A resumed run keeps its seed and settings; only the iteration count (to extend it) and backend may change,
-    // and where the work runs: the trainer command and the server's address, key variable and limits come from
-    // star.json as it is now (a failed trainer command is fixed there, then resumed).
-    const now = project.config;
-    const sameModel = now.model.backend === run.config.model.backend && now.model.model === run.config.model.model;
-    const where = sameModel && now.model.backend === 'openai'
-      ? { baseUrl: now.model.baseUrl, apiKeyEnv: now.model.apiKeyEnv, concurrency: now.model.concurrency, maxRetries: now.model.maxRetries, retryBaseSeconds: now.model.retryBaseSeconds, timeoutSeconds: now.model.timeoutSeconds }
-      : {};
-    const trainer = run.config.trainer && now.trainer && now.trainer.kind === run.config.trainer.kind ? now.trainer : run.config.trainer;
-    const training = { ...run.config.training, honourAnnotations: opts.honourAnnotations ?? run.config.training.honourAnnotations };
-    store.writeRun({ ...run, config: { ...run.config, trainer, training, model: { ...run.config.model, ...where, compute: opts.compute ?? run.config.model.compute }, star: { ...run.config.star, iterations: opts.iterations ?? run.config.star.iterations } } });
-    return store;
+/** The run to resume (the latest, or `runId`), its writer lock taken. */
+function claimRun(project: Project, opts: RunOptions): { store: RunStore; lock: HeldLock } {
+  const store = opts.runId ? RunStore.at(project.dir, opts.runId) : RunStore.latest(project.dir);
+  if (!store || !fs.existsSync(path.join(store.dir, 'run.json'))) {
+    const which = opts.runId ? `run ${opts.runId}` : 'run';
+    throw new Error(`no ${which} to resume in ${RunStore.runsDir(project.dir)}`);
   }
+  return { store, lock: acquireRunLock(store.dir) };
+}
+
+/**
+ * The resumed run as it goes on. It keeps its seed, rationalization and P; it may plan more iterations, and where the
+ * work runs comes from star.json as it is now (the trainer command, the server's address, key variable and limits:
+ * a failed trainer command is fixed there, then resumed). Flags that contradict the run, and inputs that changed
+ * since it last ran, are refused rather than ignored or written into its snapshot.
+ */
+function resumedRun(project: Project, store: RunStore, data: LoadedData, opts: RunOptions): RunJson {
+  const run = store.readRun();
+  const star = run.config.star;
+  const refuse = (why: string) => new Error(`run ${run.id}: ${why}; start a new run for that (\`star run\` without --resume)`);
+  if (project.config.task !== run.task) throw refuse(`star.json's task is now ${project.config.task}, the run's is ${run.task}`);
+  if (opts.seed !== undefined && opts.seed !== star.seed) throw refuse(`it runs with seed ${star.seed}, not ${opts.seed}`);
+  if (opts.rationalize !== undefined && opts.rationalize !== star.rationalize)
+    throw refuse(`it runs ${star.rationalize ? 'with' : 'without'} rationalization`);
+  if (opts.iterations !== undefined && opts.iterations < star.iterations)
+    throw refuse(`it plans ${star.iterations} iterations; --iterations ${opts.iterations} would shorten it (Ctrl-C stops a run early)`);
+
+  const inputs = runInputs(project.config, data);
+  const before = run.inputs ?? legacyInputs(run, inputs);
+  const seen = [run.iterationsDone, run.iterationsDone + 1].flatMap((n) => store.readGenerations(n).map((l) => l.id));
+  const changes = describeChanges(before, inputs, data.train, seen);
+  if (changes.length && !opts.acceptChanges) throw new InputsChangedError(run.id, changes);
+  const inputChanges = changes.length
+    ? [...(run.inputChanges ?? []), { time: new Date().toISOString(), beforeIteration: run.iterationsDone + 1, changes }]
+    : run.inputChanges;
+
+  const now = project.config;
+  const sameModel = now.model.backend === run.config.model.backend && now.model.model === run.config.model.model;
+  const m = now.model;
+  const where = sameModel && m.backend === 'openai'
+    ? { baseUrl: m.baseUrl, apiKeyEnv: m.apiKeyEnv, concurrency: m.concurrency, maxRetries: m.maxRetries,
+        retryBaseSeconds: m.retryBaseSeconds, timeoutSeconds: m.timeoutSeconds }
+    : {};
+  const sameTrainer = run.config.trainer && now.trainer && now.trainer.kind === run.config.trainer.kind;
+  const trainer = sameTrainer ? now.trainer : run.config.trainer;
+  const honourAnnotations = opts.honourAnnotations ?? run.config.training.honourAnnotations;
+  return {
+    ...run,
+    config: {
+      ...run.config,
+      trainer,
+      training: { ...run.config.training, honourAnnotations },
+      model: { ...run.config.model, ...where },
+      star: { ...star, iterations: opts.iterations ?? star.iterations },
+    },
+    inputs,
+    inputChanges,
+    trainCount: data.train.length,
+    evalCount: data.eval.length,
+  };
+}
+
+/** A run written before fingerprints: only its counts can be compared. */
+function legacyInputs(run: RunJson, now: RunInputs): RunInputs {
+  const counted = (f: InputFingerprint, records: number) => (f.records === records ? f : { ...f, records, sha256: '' });
+  return {
+    train: counted(now.train, run.trainCount),
+    eval: counted(now.eval, run.evalCount),
+    exemplars: counted(now.exemplars, run.exemplars.length),
+  };
+}
+
+/** A new run, snapshotting config and P with this run's overrides (not written yet). */
+function newRun(project: Project, data: LoadedData, opts: RunOptions): RunJson {
+  const c = project.config;
   const now = new Date();
-  const run: RunJson = {
+  return {
     version: RUN_FORMAT_VERSION,
     id: RunStore.newRunId(now),
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
     status: 'running',
-    task: project.config.task,
-    config: override(project.config),
+    task: c.task,
+    config: {
+      ...c,
+      model: { ...c.model, compute: opts.compute ?? c.model.compute },
+      training: { ...c.training, honourAnnotations: opts.honourAnnotations ?? c.training.honourAnnotations },
+      star: {
+        ...c.star,
+        iterations: opts.iterations ?? c.star.iterations,
+        seed: opts.seed ?? c.star.seed,
+        rationalize: opts.rationalize ?? c.star.rationalize,
+      },
+    },
     exemplars: data.exemplars.map((e) => project.task.exemplarToRecord(e)),
     trainCount: data.train.length,
     evalCount: data.eval.length,
+    inputs: runInputs(c, data),
     backend: '',
     iterationsDone: 0,
   };
-  return RunStore.create(project.dir, run);
 }
 
-
-
-
-
-
-
-
-
-
+/** The new run's folder with its writer lock; run.json is written by the caller. */
+function createRun(project: Project, run: RunJson): { store: RunStore; lock: HeldLock } {
+  const store = RunStore.at(project.dir, run.id);
+  fs.mkdirSync(store.dir, { recursive: true });
+  return { store, lock: acquireRunLock(store.dir) };
+}
 
 async function generateAll(
   task: Task,

@@ -117,15 +117,14 @@ describe('star run', () => {
     assert.ok(!fs.existsSync(path.join(dir, '.star')), 'no run was started');
   });
 
-  test('a backend that cannot start fails the run at once, with the reason, and marks it failed', () => {
+  test('a backend that cannot start fails at once, with the reason, and starts no run', () => {
     const dir = path.join(tmp(), 'p');
     assert.equal(star('init', dir, '--task', 'arithmetic', '--train-count', '10').status, 0);
-    const r = spawnSync(process.execPath, [CLI, 'run', dir, '--backend', 'tensorflow'], { encoding: 'utf8', env: { ...process.env, STAR_NO_TFJS_NODE: '1' } });
+    const env = { ...process.env, STAR_NO_TFJS_NODE: '1' };
+    const r = spawnSync(process.execPath, [CLI, 'run', dir, '--backend', 'tensorflow'], { encoding: 'utf8', env });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /backend tensorflow: disabled by STAR_NO_TFJS_NODE/);
-    const runs = path.join(dir, '.star', 'runs');
-    const run = JSON.parse(fs.readFileSync(path.join(runs, fs.readdirSync(runs)[0], 'run.json'), 'utf8'));
-    assert.equal(run.status, 'failed');
+    assert.ok(!fs.existsSync(path.join(dir, '.star', 'runs')), 'a failed start leaves nothing behind');
   });
 
   test('--resume with nothing to resume is a clear error', () => {

@@ -1,47 +1,19 @@
 // The STaR loop end to end on a tiny arithmetic project, with the real embedded model.
 import { strict as assert } from 'node:assert';
-import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { selectBackend } from '../../src/engine/compute/backend';
 import { decodeSafetensors } from '../../src/engine/model/checkpoint';
-import { initProject, openProject } from '../../src/engine/project';
+import { openProject } from '../../src/engine/project';
 import { hashSeed } from '../../src/engine/random';
 import { runStar, trainSteps } from '../../src/engine/star';
 import type { GenerationLine, ProjectConfig, RunEvent } from '../../src/engine/store/format';
 import { RunStore } from '../../src/engine/store/runStore';
 import { EmbeddedTrainer } from '../../src/engine/trainers/embedded';
 import { curationBefore } from '../../src/engine/curation';
-
-const CLI = path.resolve('dist', 'cli.js');
-
-/** A project small enough to run in seconds, big enough that the model learns to use the hint. */
-async function tinyProject(): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'star-loop-'));
-  await initProject(dir, { task: 'arithmetic', trainCount: 48, exemplarCount: 32, exemplarMaxDigits: 2, maxDigits: 2, evalMaxDigits: 2, evalPerDigit: 12, seed: 3 });
-  const file = path.join(dir, 'star.json');
-  const c = JSON.parse(fs.readFileSync(file, 'utf8')) as ProjectConfig;
-  c.model = { ...c.model, compute: 'wasm', nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 48, dropout: 0 };
-  c.training = { ...c.training, baseSteps: 200, schedule: { kind: 'exponential', base: 60, growth: 1.2 }, batchSize: 16, lr: 3e-3 };
-  c.sampling = { ...c.sampling, maxNewTokens: 30 };
-  c.star = { ...c.star, iterations: 2, seed: 1 };
-  fs.writeFileSync(file, JSON.stringify(c, null, 2));
-  return dir;
-}
-
-/** Runs the CLI to completion. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { cli, generating, StarProcess, tinyProject, training } from '../fixtures/starCli';
 
 const hintFree = (l: GenerationLine) => !/Target/i.test(l.rationale) || l.hintLeak === true;
 
@@ -243,26 +215,11 @@ describe('curation', () => {
 });
 
 describe('kill and resume', () => {
-  /** Runs the CLI; `killWhen` sees each JSON event and returns true to SIGKILL the process right there. */
-  function cliUntil(args: string[], killWhen?: (e: RunEvent) => boolean): Promise<{ code: number | null; killed: boolean; events: RunEvent[] }> {
-    return new Promise((resolve) => {
-      const p: ChildProcess = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const events: RunEvent[] = [];
-      let buf = '';
-      let killed = false;
-      p.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const e = JSON.parse(buf.slice(0, i)) as RunEvent;
-          buf = buf.slice(i + 1);
-          events.push(e);
-          if (!killed && killWhen?.(e)) { killed = true; p.kill('SIGKILL'); }
-        }
-      });
-      p.stderr!.resume();
-      p.on('close', (code) => resolve({ code, killed, events }));
-    });
+  /** Runs the CLI; SIGKILLs it at the first event that `killWhen` matches. */
+  async function cliUntil(args: string[], killWhen?: (e: RunEvent) => boolean) {
+    const p = new StarProcess(args);
+    if (killWhen) await p.waitFor(killWhen).then(() => p.child.kill('SIGKILL'));
+    return { ...(await p.exit), killed: !!killWhen, events: p.events };
   }
 
   test('a run killed with SIGKILL mid-generation and mid-training resumes to exactly the uninterrupted result', async () => {
@@ -272,7 +229,7 @@ describe('kill and resume', () => {
     assert.equal(whole.code, 0);
 
     // killed after 3 chunks of iteration 1's generation
-    const k1 = await cliUntil(['run', b, '--json', '--chunk-size', '8'], (e) => e.type === 'progress' && e.phase === 'generate' && e.iteration === 1 && e.done >= 24);
+    const k1 = await cliUntil(['run', b, '--json', '--chunk-size', '8'], generating(1, 24));
     assert.ok(k1.killed);
     const runB = RunStore.latest(b)!;
     const partial = runB.readGenerations(1).length;
@@ -281,7 +238,7 @@ describe('kill and resume', () => {
     fs.appendFileSync(runB.iterPath(1, 'generations.jsonl'), '{"id":"train-4","quest');
 
     // killed again mid-training of iteration 1
-    const k2 = await cliUntil(['run', b, '--resume', '--json', '--chunk-size', '8'], (e) => e.type === 'progress' && e.phase === 'train' && e.iteration === 1 && e.done >= 20);
+    const k2 = await cliUntil(['run', b, '--resume', '--json', '--chunk-size', '8'], training(1, 20));
     assert.ok(k2.killed);
     const generated = k2.events.filter((e) => e.type === 'progress' && e.phase === 'generate' && e.iteration === 1);
     assert.ok(generated.every((e) => (e as { done: number }).done > partial), 'finished chunks are not generated again');

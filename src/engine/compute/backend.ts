@@ -5,7 +5,9 @@ import { createRequire } from 'module';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
+// The package's main file is not in its own `sideEffects` list, so a bundler drops it whole and `cpu` never
+// registers; its ES module entry is listed, and registers the backend and its kernels.
+import '@tensorflow/tfjs-backend-cpu/dist/index.js';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendChoice, BackendName } from '../store/format';
 import { installNativeKernels } from './native';
@@ -21,8 +23,6 @@ export interface BackendInfo {
 
 // Packages that are optional or platform-bound are loaded with the real `require`, never bundled.
 const nodeRequire = createRequire(__filename);
-// Importing a value keeps the cpu backend (and its self-registration) in the bundle.
-export const CPU_BACKEND_VERSION = version_cpu;
 
 interface GpuLike {
   requestAdapter(opts?: { powerPreference?: string }): Promise<object | null>;

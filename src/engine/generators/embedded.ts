@@ -38,6 +38,7 @@ export class EmbeddedGenerator implements Generator {
       stop: opts.stop,
       seeds,
       batchSize: this.batchSize,
+      signal: opts.signal,
       onBatch: (done) => opts.onProgress?.(Math.floor(done / k), prompts.length),
       log: this.said ? undefined : (m) => { this.said = true; this.log?.(m); },
     });

@@ -1,7 +1,9 @@
 // Batched sampling with a KV cache: prompts of one batch are left-padded to a common length, each row keeps its own
 // positions, and (with tfjs ops, where a row costs compute) rows that finished are dropped from the batch so long
 // answers do not drag short ones along. decoders.ts runs the forward passes.
+import { yieldToEventLoop } from '../eventLoop';
 import { mulberry32 } from '../random';
+import { StopRequested } from './stop';
 import { Decoder, decoderFor } from './decoders';
 import type { CausalLM } from './gpt';
 import type { TextTokenizer } from './hfTokenizer';
@@ -21,6 +23,8 @@ export interface SampleOptions {
   onBatch?: (done: number) => void;
   /** On WebGPU: says whether the fused decoder runs, or why tfjs ops do. */
   log?: (message: string) => void;
+  /** The run's stop: sampling ends at the next token (the batch's work is dropped; seeds make a redo the same). */
+  signal?: AbortSignal;
 }
 
 /** Completions (stop sequence cut off) for each prompt, in order. */
@@ -107,6 +111,8 @@ async function sampleBatch(decoder: Decoder, model: CausalLM, tok: TextTokenizer
       // on every finish would cost more than the rows it saves.
       const compact = decoder.compacts && alive.length <= rows.length / 2;
       const keep = compact ? alive : rows.map((_, r) => r);
+      await yieldToEventLoop();
+      if (opt.signal?.aborted) throw new StopRequested();
       next = await decoder.next(
         keep.map((r) => next[r]),
         keep.map((r) => Math.min(length[rows[r]] - 1, last)),

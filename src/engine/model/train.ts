@@ -4,13 +4,17 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { adamwStep } from '../compute/native';
+import { yieldToEventLoop } from '../eventLoop';
 import { GPTStepWebGPU, HostBatch, PendingLoss } from '../compute/webgpu/gptStep';
 import { hashSeed, mulberry32 } from '../random';
 import { writeFileAtomic, writeJsonAtomic } from '../store/jsonl';
 import { decodeSafetensors, encodeSafetensors, RawTensor } from './checkpoint';
 import type { CausalLM } from './gpt';
 import type { TextTokenizer } from './hfTokenizer';
+import { StopRequested } from './stop';
 import { PAD } from './tokenizer';
+
+export { StopRequested };
 
 export interface TrainOptions {
   steps: number;
@@ -131,6 +135,7 @@ export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Seq
   const every = (opts.checkpointSeconds ?? 30) * 1000;
   try {
     for (; step < opts.steps; step++) {
+      await yieldToEventLoop();
       if (opts.shouldStop?.()) { await flush(); await saveState(step); throw new StopRequested(); }
       const batch = makeBatch(enc, order, opts.batchSize, T, hashSeed(opts.seed, 'batch', step));
       const h = {
@@ -182,11 +187,6 @@ export function sumAll(xs: tf.Tensor[]): tf.Tensor {
   return xs[0];
 }
 
-export class StopRequested extends Error {
-  constructor() {
-    super('stopped');
-  }
-}
 
 export function clearTrainState(stateDir: string): void {
   fs.rmSync(path.join(stateDir, 'train-state.safetensors'), { force: true });

@@ -17,6 +17,7 @@
 //     iter-<n>/metrics.json           IterationMetrics; its presence marks the iteration finished
 //     iter-<n>/eval.jsonl             EvalLine, one per held-out question
 //     annotations.jsonl               Annotation, appended by people curating the data
+//     writer.lock                     WriterLock: the one process writing the run now (gone when it ends)
 
 import type { TaskName } from '../tasks/task';
 
@@ -149,6 +150,37 @@ export interface ProjectConfig {
 
 export type RunStatus = 'running' | 'finished' | 'stopped' | 'failed';
 
+/** What readers show: a run.json that says `running` with no live writer was interrupted (kill -9, a crash). */
+export type RunState = RunStatus | 'interrupted';
+
+/** writer.lock: who writes the run. A lock of a process that is gone is taken over by the next writer. */
+export interface WriterLock {
+  pid: number;
+  host: string;
+  startedAt: string;
+  /** The command line, to recognise the holder. */
+  command: string;
+  /** Linux: the process's start time in clock ticks, to tell a pid reused by another process. */
+  procStart?: string;
+  /** Linux: the boot the process ran in; a lock of an earlier boot is stale. */
+  bootId?: string;
+}
+
+/** One input file as a run read it: a resume compares it with the file as it is now. */
+export interface InputFingerprint {
+  /** As star.json names it, relative to the project. */
+  file: string;
+  records: number;
+  /** sha256 of the records as loaded (line numbers and blank lines aside). */
+  sha256: string;
+}
+
+export interface RunInputs {
+  train: InputFingerprint;
+  eval: InputFingerprint;
+  exemplars: InputFingerprint;
+}
+
 export interface RunJson {
   version: number;
   id: string;
@@ -162,6 +194,10 @@ export interface RunJson {
   exemplars: unknown[];
   trainCount: number;
   evalCount: number;
+  /** D, the held-out split and P as the run last read them (absent in runs written before fingerprints). */
+  inputs?: RunInputs;
+  /** Resumes that went on after inputs changed (`--accept-changes`), and what had changed. */
+  inputChanges?: { time: string; beforeIteration: number; changes: string[] }[];
   /** The compute backend that ran, e.g. "wasm+native(BatchMatMul,Transpose)". */
   backend: string;
   iterationsDone: number;
@@ -301,4 +337,5 @@ export type RunEvent =
 export type Phase = 'generate' | 'rationalize' | 'train' | 'eval';
 
 export const RUNS_DIR = '.star/runs';
+export const LOCK_FILE = 'writer.lock';
 export const iterDir = (n: number) => `iter-${n}`;

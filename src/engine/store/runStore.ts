@@ -11,10 +11,12 @@ import {
   iterDir,
   RunEvent,
   RunJson,
+  RunState,
   RUNS_DIR,
   TrainExample,
   TrainLossLine,
 } from './format';
+import { writerAlive } from './runLock';
 import { TrainLossLog } from './trainLossLog';
 
 export class RunStore {
@@ -36,10 +38,14 @@ export class RunStore {
     return ids.length ? new RunStore(path.join(RunStore.runsDir(projectDir), ids[ids.length - 1])) : undefined;
   }
 
+  /** The run `id` of a project (which need not exist yet). */
+  static at(projectDir: string, id: string): RunStore {
+    return new RunStore(path.join(RunStore.runsDir(projectDir), id));
+  }
+
   static create(projectDir: string, run: RunJson): RunStore {
-    const dir = path.join(RunStore.runsDir(projectDir), run.id);
-    fs.mkdirSync(dir, { recursive: true });
-    const store = new RunStore(dir);
+    const store = RunStore.at(projectDir, run.id);
+    fs.mkdirSync(store.dir, { recursive: true });
     store.writeRun(run);
     return store;
   }
@@ -65,6 +71,12 @@ export class RunStore {
 
   writeRun(run: RunJson): void {
     writeJsonAtomic(path.join(this.dir, 'run.json'), { ...run, updatedAt: new Date().toISOString() });
+  }
+
+  /** The status as a reader should show it: `running` only while its writer lives, else `interrupted`. */
+  state(): RunState {
+    const { status } = this.readRun();
+    return status === 'running' && !writerAlive(this.dir) ? 'interrupted' : status;
   }
 
   updateRun(patch: Partial<RunJson>): RunJson {
