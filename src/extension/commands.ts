@@ -117,7 +117,8 @@ async function startRun(ctx: Ctx, projectDir: string, options: WorkerRunOptions,
   });
   try {
     const apiKey = await ctx.apiKeys.forProject(projectDir);
-    const r = await runWithProgress(ctx.runner, { projectDir, options: { ...runOverrides(), ...options, ...(apiKey ? { apiKey } : {}) } }, title);
+    const overrides = runOverrides(!!options.resume);
+    const r = await runWithProgress(ctx.runner, { projectDir, options: { ...overrides, ...options, ...(apiKey ? { apiKey } : {}) } }, title);
     ctx.tree.refresh();
     if (r.runDir) {
       const store = new RunStore(r.runDir);
@@ -128,7 +129,7 @@ async function startRun(ctx: Ctx, projectDir: string, options: WorkerRunOptions,
       const msg = r.status === 'failed' ? `STaR run failed: ${r.error}` : `STaR run ${r.status} after ${secs} s${m ? `: iteration ${n}, eval ${(100 * m.eval.accuracy).toFixed(1)}%` : ''}.`;
       const show = r.status === 'failed' ? vscode.window.showErrorMessage : vscode.window.showInformationMessage;
       void show(msg, 'Open Report').then((b) => b && ctx.report.show(r.runDir!, n));
-    } else if (r.error) void vscode.window.showErrorMessage(`STaR: ${r.error}`);
+    } else if (r.error && r.errorCode !== INPUTS_CHANGED) void vscode.window.showErrorMessage(`STaR: ${r.error}`);
     return r;
   } finally {
     sub.dispose();
@@ -157,13 +158,16 @@ export function select(ctx: Ctx, projectDir: string, runDir: string, iteration: 
   if (ctx.report.visible) ctx.report.show(runDir, iteration);
 }
 
-export async function runIteration(ctx: Ctx, projectDir?: string) {
+export async function runIteration(ctx: Ctx, projectDir?: string, changed?: ChangedInputs) {
   const dir = await pickProject(ctx.selection, projectDir);
   if (!dir) return;
   const latest = RunStore.latest(dir);
   if (!latest) return startRun(ctx, dir, { iterations: 1 }, 'STaR: iteration 1');
-  const next = latest.readRun().iterationsDone + 1;
-  return startRun(ctx, dir, { resume: true, runId: latest.id, iterations: next }, `STaR: iteration ${next}`);
+  const run = latest.readRun();
+  const next = run.iterationsDone + 1;
+  // one more iteration: a run that plans more keeps its plan and stops after this one
+  const options = { resume: true, runId: latest.id, iterations: Math.max(next, run.config.star.iterations), untilIteration: next };
+  return resumeRun(ctx, dir, options, `STaR: iteration ${next}`, { iterations: 1 }, changed);
 }
 
 export async function runIterations(ctx: Ctx, projectDir?: string, n?: number) {
@@ -179,12 +183,33 @@ export async function runIterations(ctx: Ctx, projectDir?: string, n?: number) {
   return startRun(ctx, dir, { iterations: count }, `STaR: ${count} iteration(s)`);
 }
 
-export async function resume(ctx: Ctx, projectDir?: string) {
+export async function resume(ctx: Ctx, projectDir?: string, changed?: ChangedInputs) {
   const dir = await pickProject(ctx.selection, projectDir);
   if (!dir) return;
   const latest = RunStore.latest(dir);
   if (!latest) return void vscode.window.showWarningMessage('STaR: no run to resume in this project.');
-  return startRun(ctx, dir, { resume: true, runId: latest.id }, `STaR: resuming ${latest.id}`);
+  return resumeRun(ctx, dir, { resume: true, runId: latest.id }, `STaR: resuming ${latest.id}`, {}, changed);
+}
+
+const INPUTS_CHANGED = 'inputs-changed';
+const CHOICES = { 'new-run': 'Start a New Run', 'resume-anyway': 'Resume with the Changed Data' } as const;
+/** What to do when a resumed run's inputs changed (tests pass it; a person is asked). */
+export type ChangedInputs = keyof typeof CHOICES;
+
+/** Resumes a run; when D, the held-out split or P changed since it last ran, offers a new run instead. */
+async function resumeRun(
+  ctx: Ctx, dir: string, options: WorkerRunOptions, title: string, fresh: WorkerRunOptions, changed?: ChangedInputs,
+) {
+  const r = await startRun(ctx, dir, options, title);
+  if (r?.errorCode !== INPUTS_CHANGED) return r;
+  const [head, ...lines] = (r.error ?? '').split('\n').map((l) => l.trim());
+  const detail = lines.filter((l) => !l.includes('--accept-changes')).join('\n');
+  const choice = changed ?? (await vscode.window.showWarningMessage(`STaR: ${head}`, { modal: true, detail }, ...Object.values(CHOICES))
+    .then((label) => (Object.keys(CHOICES) as ChangedInputs[]).find((k) => CHOICES[k] === label)));
+  ctx.log.info(`${head} ${detail.replace(/\n/g, '; ')}: ${choice ?? 'nothing done'}`);
+  if (choice === 'new-run') return startRun(ctx, dir, fresh, 'STaR: new run');
+  if (choice === 'resume-anyway') return startRun(ctx, dir, { ...options, acceptChanges: true }, title);
+  return r;
 }
 
 export async function openReport(ctx: Ctx, projectDir?: string, runDir?: string, iteration?: number, focusId?: string) {

@@ -44,10 +44,10 @@ export function activate(context: vscode.ExtensionContext): Api {
     runner.onDidChangeRunning((on) => { setContext('starStudio.running', on); if (!on) void updateContext(); }),
     tree.onDidChangeTreeData(() => void updateContext()),
     reg('starStudio.newProject', (a?: cmd.NewProjectArgs) => cmd.newProject(ctx, a)),
-    reg('starStudio.runIteration', (dir?: unknown) => cmd.runIteration(ctx, dirArg(dir))),
+    reg('starStudio.runIteration', (dir?: unknown, changed?: cmd.ChangedInputs) => cmd.runIteration(ctx, dirArg(dir), changed)),
     reg('starStudio.runIterations', (dir?: unknown, n?: number) => cmd.runIterations(ctx, dirArg(dir), n)),
     reg('starStudio.stop', () => runner.stop()),
-    reg('starStudio.resume', (dir?: unknown) => cmd.resume(ctx, dirArg(dir))),
+    reg('starStudio.resume', (dir?: unknown, changed?: cmd.ChangedInputs) => cmd.resume(ctx, dirArg(dir), changed)),
     reg('starStudio.openReport', (dir?: unknown, runDir?: string, n?: number) => {
       const node = dir as { kind?: string; dir: string; runDir?: string; n?: number } | undefined;
       return node?.kind ? cmd.openReport(ctx, node.dir, node.runDir, node.n) : cmd.openReport(ctx, dirArg(dir), runDir, n);

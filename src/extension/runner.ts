@@ -18,6 +18,8 @@ export interface RunResult {
   status: RunStatus | 'killed';
   runDir?: string;
   error?: string;
+  /** The engine's code for the error, e.g. `inputs-changed`. */
+  errorCode?: string;
   iterations: number;
   /** Worst extension-host event-loop delay while the run was on, in ms. */
   maxStallMs: number;
@@ -55,6 +57,7 @@ export class Runner implements vscode.Disposable {
     let runDir: string | undefined;
     let status: RunResult['status'] = 'killed';
     let error: string | undefined;
+    let errorCode: string | undefined;
     let iterations = 0;
     child.stdout?.on('data', (d: Buffer) => this.log.debug(`[worker] ${d.toString().trimEnd()}`));
     child.stderr?.on('data', (d: Buffer) => this.log.warn(`[worker] ${d.toString().trimEnd()}`));
@@ -66,7 +69,7 @@ export class Runner implements vscode.Disposable {
         this.logEvent(e);
         this.events.fire(e);
       } else if (m.type === 'done') runDir = m.runDir;
-      else if (m.type === 'error') error = m.message;
+      else if (m.type === 'error') ({ message: error, code: errorCode } = m);
     });
     return new Promise((resolve) => {
       child.on('exit', (code, signal) => {
@@ -76,7 +79,7 @@ export class Runner implements vscode.Disposable {
         if (status === 'killed') this.log.warn(`worker exited (${signal ?? code}) before the run ended; Resume continues it`);
         const maxStallMs = delay.max / 1e6;
         this.log.info(`worst extension-host event-loop stall during the run: ${maxStallMs.toFixed(1)} ms`);
-        this.lastResult = { status, runDir, error, iterations, maxStallMs, workerPid: child.pid ?? -1 };
+        this.lastResult = { status, runDir, error, errorCode, iterations, maxStallMs, workerPid: child.pid ?? -1 };
         this.child = undefined;
         this.states.fire(false);
         resolve(this.lastResult);

@@ -9,8 +9,11 @@ export function section(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration('starStudio');
 }
 
-/** Overrides of star.json that the settings make; a setting left at null keeps the project's value. */
-export function runOverrides(): WorkerRunOptions {
+/**
+ * Overrides of star.json that the settings make; a setting left at null keeps the project's value. A resumed run
+ * keeps its own seed (the engine refuses another), so the seed setting applies to new runs only.
+ */
+export function runOverrides(resume: boolean): WorkerRunOptions {
   const c = section();
   const backend = c.get<string>('backend', 'project');
   const num = (k: string) => {
@@ -21,7 +24,7 @@ export function runOverrides(): WorkerRunOptions {
   const given = Object.fromEntries(Object.entries(sampling).filter(([, v]) => v !== undefined));
   return {
     compute: backend === 'project' ? undefined : (backend as BackendChoice),
-    seed: num('seed'),
+    seed: resume ? undefined : num('seed'),
     sampling: Object.keys(given).length ? given : undefined,
     honourAnnotations: c.get<boolean>('honourAnnotations', false) || undefined,
   };

@@ -3,19 +3,22 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { loadProjectConfig } from '../engine/project';
-import type { IterationMetrics, RunJson } from '../engine/store/format';
+import type { IterationMetrics, RunJson, RunState } from '../engine/store/format';
 import { RunStore } from '../engine/store/runStore';
 import { findProjects } from './projects';
 
 export type Node =
   | { kind: 'project'; dir: string }
   | { kind: 'exemplars'; dir: string; file: string }
-  | { kind: 'run'; dir: string; runDir: string; run: RunJson }
+  | { kind: 'run'; dir: string; runDir: string; run: RunJson; state: RunState }
   | { kind: 'iteration'; dir: string; runDir: string; n: number; m: IterationMetrics }
   | { kind: 'failed'; dir: string; runDir: string; n: number; id: string; question: string; answer: string | null; gold: string; line?: number }
   | { kind: 'more'; count: number };
 
 const MAX_FAILED = 200;
+const RUN_ICONS: Record<RunState, string> = {
+  finished: 'pass', running: 'sync', failed: 'error', stopped: 'debug-pause', interrupted: 'debug-disconnect',
+};
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 export class StarTree implements vscode.TreeDataProvider<Node> {
@@ -36,7 +39,7 @@ export class StarTree implements vscode.TreeDataProvider<Node> {
       try { file = loadProjectConfig(node.dir).exemplars; } catch { /* a broken star.json still lists its runs */ }
       return [
         { kind: 'exemplars', dir: node.dir, file: path.resolve(node.dir, file) },
-        ...runs.map((s): Node => ({ kind: 'run', dir: node.dir, runDir: s.dir, run: s.readRun() })),
+        ...runs.map((s): Node => ({ kind: 'run', dir: node.dir, runDir: s.dir, run: s.readRun(), state: s.state() })),
       ];
     }
     if (node.kind === 'run') {
@@ -76,9 +79,9 @@ export class StarTree implements vscode.TreeDataProvider<Node> {
       }
       case 'run': {
         const item = new vscode.TreeItem(`Run ${node.run.id}`, C.Expanded);
-        item.description = `${node.run.status} · ${node.run.backend || 'backend ?'}`;
-        item.contextValue = `run-${node.run.status}`;
-        item.iconPath = new vscode.ThemeIcon(node.run.status === 'finished' ? 'pass' : node.run.status === 'running' ? 'sync' : node.run.status === 'failed' ? 'error' : 'debug-pause');
+        item.description = `${node.state} · ${node.run.backend || 'backend ?'}`;
+        item.contextValue = `run-${node.state}`;
+        item.iconPath = new vscode.ThemeIcon(RUN_ICONS[node.state]);
         item.tooltip = node.run.error ?? `${node.run.trainCount} questions, ${node.run.evalCount} held out`;
         return item;
       }

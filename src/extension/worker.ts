@@ -29,8 +29,8 @@ process.on('message', (m: ToWorker) => {
     stopFile = m.stopFile;
     start(m.projectDir, m.options).then(
       () => process.exit(0),
-      async (e: Error) => {
-        await send({ type: 'error', message: e.message });
+      async (e: Error & { code?: unknown }) => {
+        await send({ type: 'error', message: e.message, ...(typeof e.code === 'string' ? { code: e.code } : {}) });
         process.exit(1);
       },
     );

@@ -17,4 +17,5 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'event'; event: RunEvent }
   | { type: 'done'; runDir: string; status: string }
-  | { type: 'error'; message: string };
+  /** code: what the extension can offer a way out of (`inputs-changed`: a new run instead). */
+  | { type: 'error'; message: string; code?: string };

@@ -3,7 +3,6 @@
 // cache (a rerun after editing one exemplar sends only the requests whose prompt changed), the store's shape against
 // an embedded run, and a command trainer that fails and is resumed.
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,8 +16,8 @@ import type { GenerationLine, IterationMetrics, ProjectConfig, RunEvent } from '
 import { RunStore } from '../../src/engine/store/runStore';
 import { gsm8k } from '../../src/engine/tasks/gsm8k';
 import { ScriptedQuestion, ScriptedServer, startScriptedServer } from '../fixtures/openaiServer';
+import { StarProcess } from '../fixtures/starCli';
 
-const CLI = path.resolve('dist', 'cli.js');
 const GSM8K = path.resolve('..', 'shared', 'datasets', 'gsm8k', 'test.jsonl');
 const KEY_ENV = 'STAR_TEST_OPENAI_KEY';
 const KEY = 'sk-test-123';
@@ -58,18 +57,10 @@ function project(url: string, extra: { model?: Record<string, unknown>; sampling
   return dir;
 }
 
-function cli(args: string[], env: Record<string, string> = { [KEY_ENV]: KEY }): Promise<{ code: number | null; stdout: string; stderr: string; events: RunEvent[] }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => {
-      const events = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as RunEvent);
-      resolve({ code, stdout, stderr, events });
-    });
-  });
+/** `star` to completion, with the test server's key in the environment. */
+async function cli(args: string[], env: Record<string, string> = { [KEY_ENV]: KEY }) {
+  const p = new StarProcess(args, env);
+  return { ...(await p.exit), events: p.events };
 }
 
 const keysOf = (o: object) => Object.keys(o).sort();
@@ -288,5 +279,23 @@ describe('openai backend', () => {
     await assert.rejects(g.generate(['Q: x\nA:'], { k: 1, temperature: 0, topK: 0, maxNewTokens: 5, stop: [], seeds: [0], signal: ac.signal }));
     assert.ok(Date.now() - t0 < 3000, 'the backoff sleep is cut short');
     server.log.faults.length = 0;
+  });
+
+  test('two runs of one project side by side share its request cache', async () => {
+    const d = project(server.url);
+    const [a, b] = await Promise.all([cli(['run', d, '--json']), cli(['run', d, '--json'])]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const [ra, rb] = RunStore.list(d).map((id) => RunStore.at(d, id));
+    const byId = (s: RunStore) => JSON.stringify(s.readGenerations(1).sort((x, y) => x.id.localeCompare(y.id)));
+    assert.equal(byId(ra), byId(rb), 'the same answers');
+    const files = (dir: string): string[] =>
+      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    const cached = files(path.join(d, '.star', 'cache'));
+    assert.ok(cached.length > 0);
+    for (const f of cached) {
+      assert.match(f, /\.json$/, 'no temporary file left');
+      assert.doesNotThrow(() => JSON.parse(fs.readFileSync(f, 'utf8')), `${f} is whole`);
+    }
   });
 });

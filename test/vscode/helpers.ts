@@ -54,6 +54,8 @@ export const runDirOf = (dir: string, id: string) => path.join(dir, '.star', 'ru
 
 // (each suite is bundled on its own into out/test/vscode/<folder>/: four levels up is the repository)
 const GSM8K = path.resolve(__dirname, '../../../..', '..', 'shared', 'datasets', 'gsm8k', 'test.jsonl');
+/** The `star` CLI of this checkout. */
+export const CLI = path.resolve(__dirname, '../../../..', 'dist', 'cli.js');
 
 /** The first n records of the real GSM8K test set. */
 export const gsm8kRecords = (n: number): Record<string, unknown>[] =>

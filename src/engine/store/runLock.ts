@@ -11,6 +11,7 @@ import { LOCK_FILE, WriterLock } from './format';
 
 /** A second writer: the message names the holder and what to do. */
 export class RunLockedError extends Error {
+  readonly code = 'run-locked';
   constructor(readonly runDir: string, readonly holder: WriterLock) {
     super(
       `run ${path.basename(runDir)} is being written by another process: ${describeHolder(holder)}. ` +

@@ -55,7 +55,7 @@ suite('an untrusted workspace (restricted mode)', () => {
     const c = vscode.workspace.getConfiguration('starStudio');
     assert.strictEqual(c.get('iterations'), null);
     assert.strictEqual(c.get('backend'), 'project');
-    assert.deepStrictEqual(runOverrides(), { compute: undefined, seed: undefined, sampling: undefined, honourAnnotations: undefined });
+    assert.deepStrictEqual(runOverrides(false), { compute: undefined, seed: undefined, sampling: undefined, honourAnnotations: undefined });
   });
 
   test('P stays readable: Open Few-shot Exemplars opens the custom editor', async () => {

@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -6,7 +7,7 @@ import type { IterationMetrics, RunEvent, RunJson } from '../../../src/engine/st
 import { RunStore } from '../../../src/engine/store/runStore';
 import type { RunResult } from '../../../src/extension/runner';
 import type { Node } from '../../../src/extension/tree';
-import { api, newTinyProject, projectWithRun, readJsonl } from '../helpers';
+import { api, CLI, newTinyProject, projectWithRun, readJsonl, until } from '../helpers';
 
 const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../../package.json'), 'utf8'));
 
@@ -99,6 +100,48 @@ suite('commands, runs and the tree', () => {
     const resumed = (await vscode.commands.executeCommand<RunResult>('starStudio.resume', dir))!;
     assert.strictEqual(resumed.status, 'finished');
     assert.deepStrictEqual(new RunStore(killed.runDir!).finishedIterations(), [0, 1]);
+  });
+
+  test('Resume while the CLI writes the run is refused, naming the CLI\'s process, and changes nothing', async () => {
+    await api();
+    const dir = await newTinyProject('cli-writes');
+    const file = path.join(dir, 'star.json');
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), training: { baseSteps: 1_000_000 } }));
+    const cli = spawn(process.execPath, [CLI, 'run', dir, '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    cli.stdout.on('data', (d) => (out += d));
+    try {
+      await until('the CLI training M0', () => out.includes('"phase":"train"'), 120_000);
+      const runJson = path.join(RunStore.latest(dir)!.dir, 'run.json');
+      const before = fs.readFileSync(runJson, 'utf8');
+      const r = (await vscode.commands.executeCommand<RunResult>('starStudio.resume', dir))!;
+      assert.strictEqual(r.status, 'failed');
+      assert.match(r.error!, new RegExp(`being written by another process: pid ${cli.pid} `));
+      assert.strictEqual(fs.readFileSync(runJson, 'utf8'), before, 'run.json untouched');
+    } finally {
+      cli.kill('SIGKILL');
+    }
+  });
+
+  test('a resume after D was edited goes on with the new data when told, or starts a new run', async () => {
+    await api();
+    const dir = await newTinyProject('edited-data');
+    const first = (await vscode.commands.executeCommand<RunResult>('starStudio.runIteration', dir))!;
+    assert.strictEqual(first.status, 'finished');
+    const train = path.join(dir, 'data', 'train.jsonl');
+    const cut = (n: number) => fs.writeFileSync(train, readJsonl(train).slice(0, n).map((r) => JSON.stringify(r) + '\n').join(''));
+    cut(30);
+    const on = (await vscode.commands.executeCommand<RunResult>('starStudio.runIteration', dir, 'resume-anyway'))!;
+    assert.strictEqual(on.runDir, first.runDir, 'the same run went on');
+    const store = new RunStore(first.runDir!);
+    assert.deepStrictEqual(store.finishedIterations(), [0, 1, 2]);
+    assert.strictEqual(store.readGenerations(2).length, 30);
+    assert.match(store.readRun().inputChanges![0].changes[0], /40 -> 30 records/);
+    cut(25);
+    const fresh = (await vscode.commands.executeCommand<RunResult>('starStudio.runIteration', dir, 'new-run'))!;
+    assert.notStrictEqual(fresh.runDir, first.runDir, 'a new run');
+    assert.strictEqual(new RunStore(fresh.runDir!).readRun().trainCount, 25);
+    assert.deepStrictEqual(store.finishedIterations(), [0, 1, 2], 'the edited run is left as it was');
   });
 
   test('Select Model Backend sets the backend of new runs', async () => {
