@@ -60,10 +60,18 @@ describe('one writer per run', () => {
     await a.exit;
     assert.match((await cli(['report', dir, '--run', runA.id])).stdout, /\(interrupted,/, 'not "running" forever');
 
-    const b = new StarProcess(['run', dir, '--resume', '--run', runA.id, '--json']);
-    const took = await b.waitFor((e) => e.type === 'log' && /took over the writer lock/.test(e.message));
-    assert.match((took as { message: string }).message, new RegExp(`pid ${a.pid} on .*: that process is gone`));
+    // three resumes at once on the dead writer's lock: one takes it over, the others are refused naming it
+    const racers = [1, 2, 3].map(() => new StarProcess(['run', dir, '--resume', '--run', runA.id, '--json']));
+    const tookOver = (e: RunEvent) => e.type === 'log' && /took over the writer lock/.test(e.message);
+    const b = await Promise.any(racers.map((p) => p.waitFor(tookOver).then(() => p)));
+    const took = b.events.find(tookOver) as { message: string };
+    assert.match(took.message, new RegExp(`pid ${a.pid} on .*: that process is gone`));
     assert.equal(readLock(runA.dir)?.pid, b.pid);
+    for (const p of racers.filter((r) => r !== b)) {
+      const lost = await p.exit;
+      assert.equal(lost.code, 1);
+      assert.match(lost.stderr, new RegExp(`being written by another process: pid ${b.pid} `));
+    }
     const end = await interrupt(b, training(0));
     assert.equal(end.code, 130);
     assert.equal(runA.readRun().status, 'stopped');

@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { appendJsonl, readAppendLog, writeJsonAtomic } from '../../src/engine/store/jsonl';
-import type { RunJson } from '../../src/engine/store/format';
+import { LOCK_FILE, RunJson, WriterLock } from '../../src/engine/store/format';
+import { acquireRunLock, RunLockedError } from '../../src/engine/store/runLock';
 import { RunStore } from '../../src/engine/store/runStore';
 import { TrainLossLog } from '../../src/engine/store/trainLossLog';
 
@@ -62,5 +63,39 @@ describe('run store', () => {
     writeJsonAtomic(f, { a: 2 });
     assert.deepEqual(JSON.parse(fs.readFileSync(f, 'utf8')), { a: 2 });
     assert.deepEqual(fs.readdirSync(d), ['m.json']);
+  });
+});
+
+describe('the writer lock', () => {
+  const lockOf = (dir: string, h: Partial<WriterLock>) =>
+    fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: 'then', command: 'star run', ...h }));
+
+  test('a live holder is refused by name; its own process sees it alive', () => {
+    const dir = tmp();
+    const held = acquireRunLock(dir, 'star run p');
+    assert.throws(() => acquireRunLock(dir), (e: Error) => e instanceof RunLockedError && e.message.includes(`pid ${process.pid} on ${os.hostname()}`));
+    held.release();
+    assert.ok(!fs.existsSync(path.join(dir, LOCK_FILE)));
+  });
+
+  test('a lock of another machine is refused with how to clear it, never taken over', () => {
+    const dir = tmp();
+    lockOf(dir, { host: 'elsewhere' });
+    assert.throws(() => acquireRunLock(dir), new RegExp(`pid ${process.pid} on elsewhere.*if it is gone, delete .*${LOCK_FILE}`));
+  });
+
+  test('a pid now used by another process, a lock of an earlier boot, and an unreadable old lock are taken over', () => {
+    for (const stale of [{ procStart: '1' }, { bootId: 'an-earlier-boot' }]) {
+      const dir = tmp();
+      lockOf(dir, { pid: process.ppid, ...stale }); // the parent is alive, but it is not the process that wrote this
+      const held = acquireRunLock(dir);
+      assert.equal(held.tookOver?.pid, process.ppid, JSON.stringify(stale));
+      held.release();
+    }
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, LOCK_FILE), '{"pid": 12');
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(path.join(dir, LOCK_FILE), old, old);
+    assert.equal(acquireRunLock(dir).tookOver?.command, 'unreadable lock');
   });
 });

@@ -13,9 +13,12 @@ import { LOCK_FILE, WriterLock } from './format';
 export class RunLockedError extends Error {
   readonly code = 'run-locked';
   constructor(readonly runDir: string, readonly holder: WriterLock) {
+    const elsewhere = holder.host !== os.hostname()
+      ? ` That machine's processes cannot be checked from here: if it is gone, delete ${path.join(runDir, LOCK_FILE)}.`
+      : '';
     super(
       `run ${path.basename(runDir)} is being written by another process: ${describeHolder(holder)}. ` +
-        'Wait for it to end or stop it (Ctrl-C, or STaR: Stop), then resume; runs side by side need a new run.',
+        `Wait for it to end or stop it (Ctrl-C, or STaR: Stop), then resume; runs side by side need a new run.${elsewhere}`,
     );
   }
 }
@@ -73,7 +76,8 @@ export function acquireRunLock(runDir: string, command = commandLine()): HeldLoc
   };
   const text = JSON.stringify(mine, null, 2) + '\n';
   let tookOver: WriterLock | undefined;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  // a few rounds: another process may be taking over the same stale lock at this moment
+  for (let attempt = 0; attempt < 200; attempt++) {
     if (createExclusive(file, text)) {
       const release = () => {
         process.off('exit', release);
@@ -88,19 +92,22 @@ export function acquireRunLock(runDir: string, command = commandLine()): HeldLoc
     const holder = parseLock(held);
     if (holder && holderAlive(holder)) throw new RunLockedError(runDir, holder);
     if (!holder && Date.now() - mtime(file) < 10_000) throw new Error(`${file}: another process is taking the lock`);
-    if (takeOver(file, held)) tookOver = holder ?? { pid: -1, host: '?', startedAt: '?', command: 'unreadable lock' };
+    const r = takeOver(file, held);
+    if (r === 'removed') tookOver = holder ?? { pid: -1, host: '?', startedAt: '?', command: 'unreadable lock' };
+    if (r === 'busy') sleep(5);
   }
   throw new Error(`${file}: could not take the run's writer lock`);
 }
 
 /** Replaces a dead holder's lock; only one process may do so at a time, or two could each remove the other's. */
-function takeOver(file: string, stale: string): boolean {
+function takeOver(file: string, stale: string): 'removed' | 'changed' | 'busy' {
   const guard = `${file}.takeover`;
   if (fs.existsSync(guard) && Date.now() - mtime(guard) > 30_000) fs.rmSync(guard, { force: true });
-  if (!createExclusive(guard, String(process.pid))) return false;
+  if (!createExclusive(guard, String(process.pid))) return 'busy';
   try {
-    if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === stale) fs.rmSync(file);
-    return true;
+    if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== stale) return 'changed';
+    fs.rmSync(file);
+    return 'removed';
   } finally {
     fs.rmSync(guard, { force: true });
   }
@@ -129,6 +136,8 @@ function parseLock(text: string): WriterLock | undefined {
     return undefined;
   }
 }
+
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 const mtime = (file: string) => {
   try {
