@@ -14,6 +14,7 @@ import { RunStore } from '../engine/store/runStore';
 import { getTask } from '../engine/tasks/index';
 import { TASK_NAMES, TaskName } from '../engine/tasks/task';
 import { ProgressView } from './progress';
+import { shellQuote } from './shellQuote';
 import { printTable } from './table';
 
 const int = (v: string) => {
@@ -187,6 +188,7 @@ async function runCommand(dir: string, opts: RunOptions, json: boolean) {
       console.log(`run store: ${store.dir}`);
       printRows(reportRows(store));
     }
+    if (run.status === 'stopped') console.error(`continue with: star run ${shellQuote(dir)} --resume`);
     if (run.status === 'stopped' && stopRequests > 0) process.exitCode = 130;
   } finally {
     view?.stop();

@@ -8,7 +8,7 @@ import { before, describe, test } from 'node:test';
 import { LOCK_FILE, RunEvent } from '../../src/engine/store/format';
 import { readLock } from '../../src/engine/store/runLock';
 import { RunStore } from '../../src/engine/store/runStore';
-import { cli, generating, StarProcess, tinyProject, training } from '../fixtures/starCli';
+import { cli, Exit, generating, StarProcess, tinyProject, training } from '../fixtures/starCli';
 
 const runStarted = (e: RunEvent) => e.type === 'run-start';
 const idOf = (p: StarProcess) => (p.events.find(runStarted) as { runId: string }).runId;
@@ -103,6 +103,7 @@ describe('Ctrl-C and resume', () => {
       const end = await interrupt(p, at);
       assert.equal(end.code, 130, `${where}: exits with 130`);
       assert.match(end.stderr, /stopping after the current step/);
+      assert.ok(end.stderr.includes(`continue with: star run ${dir} --resume`), `${where}: says how to go on`);
       assert.ok(midway(), `${where}: stopped there, not at the end of the phase`);
       assert.equal(store().readRun().status, 'stopped', where);
       assert.ok(!fs.existsSync(path.join(store().dir, LOCK_FILE)), `${where}: no lock left`);
@@ -121,14 +122,20 @@ describe('Ctrl-C and resume', () => {
       c.model = { ...c.model, nEmbd: 128 };
       c.training.batchSize = 256;
     });
-    const p = new StarProcess(['run', dir, '--json']);
-    await p.waitFor(training(0));
-    p.child.kill('SIGINT');
-    await signalTaken(p.pid); // else the kernel would merge the two into one
-    p.child.kill('SIGINT');
-    const end = await p.exit;
-    assert.equal(end.code, 130);
-    assert.ok(!p.events.some((e) => e.type === 'run-end'), 'it did not wait for the step to end');
+    // A Ctrl-C that lands in the moment between two steps is handled at once, and the run stops cleanly before the
+    // second arrives; such a try says nothing about the second Ctrl-C and is made again, resuming the run.
+    let hard: Exit | undefined;
+    for (let tries = 0; !hard && tries < 5; tries++) {
+      const p = new StarProcess(['run', dir, ...(tries ? ['--resume'] : []), '--json']);
+      await p.waitFor(training(0));
+      p.child.kill('SIGINT');
+      await signalTaken(p.pid); // else the kernel would merge the two into one
+      p.child.kill('SIGINT');
+      const end = await p.exit;
+      assert.equal(end.code, 130);
+      if (!p.events.some((e) => e.type === 'run-end')) hard = end;
+    }
+    assert.ok(hard, 'a second Ctrl-C inside a step ends the process before the step does');
     const store = RunStore.latest(dir)!;
     assert.ok(!fs.existsSync(path.join(store.dir, LOCK_FILE)), 'the lock goes with the process');
     assert.match((await cli(['report', dir])).stdout, /\(interrupted,/);
