@@ -21,6 +21,7 @@ import { evaluate, GenContext, generatorFor, makeBaseModel, modelReady, trainerF
 import { budgets, examplesOf, promptOf, turnsOf } from './prompts';
 import { hashSeed } from './random';
 import { loadData, Project } from './project';
+import { checkRunFits } from './preflight';
 import { Curation, curationBefore } from './curation';
 import { writeJsonAtomic } from './store/jsonl';
 import { RunStore } from './store/runStore';
@@ -83,9 +84,11 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       ? { description: `openai(${openaiSettings(config.model).baseUrl})`, skipped: [] as string[] }
       : await selectBackend(config.model.compute);
     if (remote) resolveApiKey(openaiSettings(config.model), opts.apiKey);
+    const fits = remote ? [] : checkRunFits(task, config, P, data, project.dir, (backend as { name?: string }).name);
     store.updateRun({ status: 'running', backend: backend.description, error: undefined });
     say({ type: 'run-start', runId: store.id, runDir: store.dir, backend: backend.description, resumed: !!opts.resume });
     for (const s of backend.skipped) say({ type: 'log', level: 'info', message: `backend ${s}` });
+    for (const message of fits) say({ type: 'log', level: 'info', message });
 
     // M0: the base model, evaluated as iteration 0.
     const baseDir = store.ensureIter(0);

@@ -17,7 +17,7 @@ const texts = ['3+4:4+3=7c0|>7\n', '12+9:2+9=11c1|1+0+1=2c0|>21\n', '5+5:5+5=10c
   '99+99:9+9=18c1|9+9+1=19c1|>198\n', '1+1:>2\n'];
 const data = texts.map((t) => ({ prompt: t.slice(0, t.indexOf(':') + 1), completion: t.slice(t.indexOf(':') + 1) }));
 
-const weightsOf = (m: GPT) => [...m.params.values()].map((v) => v.dataSync().slice());
+const weightsOf = (m: GPT) => [...m.params.values()].map((v) => (v.dataSync() as Float32Array).slice());
 const maxDiff = (a: Float32Array[], b: Float32Array[]) => Math.max(...a.map((x, i) => Math.max(...x.map((v, j) => Math.abs(v - b[i][j])))));
 /** Runs f with STAR_MEMORY_BUDGET_MB set (the budget the trainer and the sampler fit to). */
 async function withBudget<T>(bytes: number, f: () => Promise<T>): Promise<T> {
