@@ -34,4 +34,5 @@ for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-
   cpSync(`node_modules/@tensorflow/tfjs-backend-wasm/dist/${f}`, `dist/${f}`);
 
 // `npm run bench` (bench/bench.ts): the embedded model against its PyTorch twin.
-await build({ ...common, entryPoints: { bench: 'bench/bench.ts' }, outdir: 'dist' });
+await build({ ...common, entryPoints: { bench: 'bench/bench.ts', memory: 'bench/memory.ts' }, outdir: 'dist' });
+// `node dist/memory.js`: the measurements src/engine/model/memory.ts is calibrated against.

@@ -50,6 +50,14 @@ export function generatorFor(config: ProjectConfig, modelDir: string, ctx: GenCo
   return EmbeddedGenerator.open(modelDir, 256, ctx.info);
 }
 
+/** The vocabulary of a model made from P: every character of P, D and the eval split, so no question meets an unknown. */
+export function baseTokenizer(task: Task, P: Exemplar[], D: Example[], E: Example[]): CharTokenizer {
+  const texts: string[] = [];
+  for (const e of P) texts.push(task.prompt(e, true), task.completion(e.rationale, e.gold));
+  for (const x of [...D, ...E]) texts.push(task.prompt(x, true));
+  return CharTokenizer.fromTexts(texts);
+}
+
 /** M0 for the embedded backend: a fresh transformer whose vocabulary and training data come from the task only. */
 export async function makeBaseModel(
   task: Task,
@@ -61,6 +69,7 @@ export async function makeBaseModel(
   projectDir: string,
   onStep: (done: number, total: number, loss: number) => void,
   shouldStop?: () => boolean,
+  log?: (message: string) => void,
 ): Promise<{ loss: number | null; steps: number }> {
   if (config.model.backend === 'openai') {
     // a served model is M0 as it is: iteration 0 is its eval, with P in the prompt
@@ -78,10 +87,7 @@ export async function makeBaseModel(
     }
     return { loss: null, steps: 0 };
   }
-  const texts: string[] = [];
-  for (const e of P) texts.push(task.prompt(e, true), task.completion(e.rationale, e.gold));
-  for (const x of [...D, ...E]) texts.push(task.prompt(x, true));
-  const tokenizer = CharTokenizer.fromTexts(texts);
+  const tokenizer = baseTokenizer(task, P, D, E);
   const m = config.model;
   const model = new GPT({ vocabSize: tokenizer.vocabSize, nLayer: m.nLayer, nHead: m.nHead, nEmbd: m.nEmbd, blockSize: m.blockSize, dropout: m.dropout, pos: m.pos }, undefined, config.star.seed);
   try {
@@ -93,6 +99,7 @@ export async function makeBaseModel(
       stateDir: dir,
       onStep: (d, l) => onStep(d, steps, l),
       shouldStop,
+      log,
     });
     await saveModel(dir, model, tokenizer);
     clearTrainState(dir);

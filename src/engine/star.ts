@@ -21,6 +21,7 @@ import { evaluate, GenContext, generatorFor, makeBaseModel, modelReady, trainerF
 import { budgets, examplesOf, promptOf, turnsOf } from './prompts';
 import { hashSeed } from './random';
 import { loadData, Project } from './project';
+import { checkRunFits } from './preflight';
 import { Curation, curationBefore } from './curation';
 import { describeChanges, InputsChangedError, runInputs } from './inputs';
 import { writeJsonAtomic } from './store/jsonl';
@@ -38,7 +39,6 @@ import {
   StepSchedule,
   TrainExample,
   UsageCounters,
-  WriterLock,
 } from './store/format';
 import { Example, Exemplar, Task } from './tasks/task';
 
@@ -88,11 +88,18 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       ? { description: `openai(${openaiSettings(planned.config.model).baseUrl})`, skipped: [] as string[] }
       : await selectBackend(opts.compute ?? planned.config.model.compute);
     if (remote) resolveApiKey(openaiSettings(planned.config.model), opts.apiKey);
+    const P = planned.exemplars.map((r, i) => project.task.exemplarFromRecord(r, `p-${i + 1}`));
+    const fits = 'name' in backend ? checkRunFits(project.task, planned.config, P, data, project.dir, backend.name) : [];
     let store: RunStore;
     if (resumed) store = resumed.store;
     else ({ store, lock } = createRun(project, planned));
     store.writeRun({ ...planned, status: 'running', backend: backend.description, error: undefined });
-    return await runLoop(project, store, data, planned, backend, opts, emit, lock?.tookOver);
+    const notes: RunEvent[] = fits.map((message) => ({ type: 'log', level: 'info', message }));
+    if (lock?.tookOver) {
+      const message = `took over the writer lock of ${describeHolder(lock.tookOver)}: that process is gone`;
+      notes.unshift({ type: 'log', level: 'warn', message });
+    }
+    return await runLoop(project, store, data, planned, backend, opts, emit, notes);
   } finally {
     lock?.release();
   }
@@ -106,7 +113,7 @@ async function runLoop(
   backend: { description: string; skipped: string[] },
   opts: RunOptions,
   emit: (e: RunEvent) => void,
-  tookOver?: WriterLock,
+  notes: RunEvent[],
 ): Promise<RunStore> {
   const { task } = project;
   const config = run.config;
@@ -131,8 +138,8 @@ async function runLoop(
 
   try {
     say({ type: 'run-start', runId: store.id, runDir: store.dir, backend: backend.description, resumed: !!opts.resume });
-    if (tookOver) say({ type: 'log', level: 'warn', message: `took over the writer lock of ${describeHolder(tookOver)}: that process is gone` });
     for (const s of backend.skipped) say({ type: 'log', level: 'info', message: `backend ${s}` });
+    for (const e of notes) say(e);
     const changed = run.inputChanges?.[run.inputChanges.length - 1];
     if (opts.acceptChanges && changed) say({ type: 'log', level: 'warn', message: `going on with changed inputs: ${changed.changes.join('; ')}` });
 
@@ -145,7 +152,7 @@ async function runLoop(
       let steps = 0;
       const progress = trainingProgress(store, 0, emit);
       if (!modelReady(baseDir)) ({ loss, steps } = await progress.run(() =>
-        makeBaseModel(task, config, P, data.train, data.eval, baseDir, project.dir, progress.onStep, opts.shouldStop)));
+        makeBaseModel(task, config, P, data.train, data.eval, baseDir, project.dir, progress.onStep, opts.shouldStop, gen.info)));
       const tTrain = (Date.now() - t0) / 1000;
       const ev = await evaluate(task, config, baseDir, data.eval, P, gen, (d, n) => emit({ type: 'progress', iteration: 0, phase: 'eval', done: d, total: n }));
       store.writeEval(0, ev.lines);

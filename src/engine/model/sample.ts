@@ -1,11 +1,14 @@
 // Batched sampling with a KV cache: prompts of one batch are left-padded to a common length, each row keeps its own
 // positions, and (with tfjs ops, where a row costs compute) rows that finished are dropped from the batch so long
-// answers do not drag short ones along. decoders.ts runs the forward passes.
+// answers do not drag short ones along; a batch has fewer rows where its memory would not fit (memory.ts). decoders.ts
+// runs the forward passes.
+import { getBackend } from '@tensorflow/tfjs-core';
 import { yieldToEventLoop } from '../eventLoop';
 import { mulberry32 } from '../random';
 import { StopRequested } from './stop';
 import { Decoder, decoderFor } from './decoders';
 import type { CausalLM } from './gpt';
+import { formatBytes, memoryBudget, rowsThatFit, sampleBytes, shapeOf } from './memory';
 import type { TextTokenizer } from './hfTokenizer';
 import { CharTokenizer, PAD } from './tokenizer';
 
@@ -33,16 +36,19 @@ export async function sample(model: CausalLM, tokenizer: TextTokenizer, prompts:
   const out = new Array<string>(prompts.length);
   const enc = prompts.map((p) => tokenizer.encode(p));
   const limit = model.config.blockSize;
-  // Prompts longer than the context keep their end.
-  enc.forEach((e, i) => { if (e.length > limit - 1) enc[i] = e.slice(e.length - (limit - 1)); });
+  enc.forEach((e, i) => {
+    if (e.length >= limit) throw new Error(`prompt ${i + 1} has ${e.length} tokens: blockSize ${limit} leaves no room to answer`);
+  });
   const order = enc.map((_, i) => i).sort((a, b) => enc[a].length - enc[b].length);
   const B = Math.min(opt.batchSize ?? 256, prompts.length);
+  const rowsFrom = batchRows(model, enc, order, B, (i) => budgetOf(opt, i), opt.log);
   const decoder = await decoderFor(model, B, opt.log);
   let done = 0;
   try {
-    for (let lo = 0; lo < order.length; lo += B) {
-      const rows = order.slice(lo, lo + B);
-      const budgets = rows.map((i) => (typeof opt.maxNewTokens === 'number' ? opt.maxNewTokens : opt.maxNewTokens[i]));
+    for (let lo = 0; lo < order.length; ) {
+      const rows = order.slice(lo, lo + rowsFrom(lo));
+      lo += rows.length;
+      const budgets = rows.map((i) => budgetOf(opt, i));
       const texts = await sampleBatch(decoder, model, tokenizer, rows.map((i) => enc[i]), rows.map((i) => opt.seeds?.[i] ?? i), budgets, opt);
       rows.forEach((i, j) => (out[i] = texts[j]));
       done += rows.length;
@@ -52,6 +58,40 @@ export async function sample(model: CausalLM, tokenizer: TextTokenizer, prompts:
     decoder.dispose();
   }
   return out;
+}
+
+const budgetOf = (opt: SampleOptions, i: number) => (typeof opt.maxNewTokens === 'number' ? opt.maxNewTokens : opt.maxNewTokens[i]);
+
+/**
+ * Rows of the batch that starts at `lo` (prompts sorted by length): up to B, fewer where the estimated memory of
+ * the longest prompts would not fit the backend's budget. Rows keep their own seeds, so completions do not change.
+ */
+function batchRows(model: CausalLM, enc: number[][], order: number[], B: number, budget: (i: number) => number,
+  log?: (message: string) => void): (lo: number) => number {
+  const room = memoryBudget(getBackend());
+  const shape = shapeOf(model);
+  let said = B;
+  return (lo) => {
+    let n = Math.min(B, order.length - lo);
+    for (;;) {
+      const P = enc[order[lo + n - 1]].length;
+      let most = 0;
+      for (let j = lo; j < lo + n; j++) most = Math.max(most, budget(order[j]));
+      const total = Math.min(model.config.blockSize, P + most);
+      const fit = rowsThatFit((r) => sampleBytes(shape, r, P, total), n, room);
+      if (fit === 0)
+        throw new Error(`sampling one prompt of ${P} tokens needs about ${formatBytes(sampleBytes(shape, 1, P, total))}, ` +
+          `more than the ${formatBytes(room!)} the ${getBackend()} backend has: lower model.blockSize, nEmbd or nLayer`);
+      if (fit === n) break;
+      n = fit;
+    }
+    if (n < said && n < order.length - lo) {
+      log?.(`sampling: batches of ${n} rows (not ${B}) from prompts of ${enc[order[lo + n - 1]].length} tokens, ` +
+        `to fit the ${getBackend()} backend's ${formatBytes(room!)}`);
+      said = n;
+    }
+    return n;
+  };
 }
 
 async function sampleBatch(decoder: Decoder, model: CausalLM, tok: TextTokenizer, prompts: number[][], seeds: number[], budgets: number[], opt: SampleOptions): Promise<string[]> {

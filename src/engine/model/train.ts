@@ -9,6 +9,7 @@ import { GPTStepWebGPU, HostBatch, PendingLoss } from '../compute/webgpu/gptStep
 import { hashSeed, mulberry32 } from '../random';
 import { writeFileAtomic, writeJsonAtomic } from '../store/jsonl';
 import { decodeSafetensors, encodeSafetensors, RawTensor } from './checkpoint';
+import { formatBytes, memoryBudget, rowsThatFit, shapeOf, trainStepBytes } from './memory';
 import type { CausalLM } from './gpt';
 import type { TextTokenizer } from './hfTokenizer';
 import { StopRequested } from './stop';
@@ -59,14 +60,7 @@ interface Encoded {
 export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Sequence[], opts: TrainOptions): Promise<{ loss: number | null; steps: number }> {
   if (data.length === 0 || opts.steps <= 0) return { loss: null, steps: 0 };
   const T = model.config.blockSize;
-  // Sequences longer than the context keep their end: the answer is what must be learned.
-  const enc: Encoded[] = data.map(({ prompt, completion }) => {
-    let ids = tokenizer.encode(prompt + completion);
-    let start = tokenizer.encode(prompt).length;
-    const over = ids.length - (T + 1);
-    if (over > 0) { ids = ids.slice(over); start = Math.max(1, start - over); }
-    return { ids, start };
-  });
+  const enc = encodeFitting(tokenizer, data, T, opts.log);
   // Length-grouped batches: sort by length, cut into buckets of a batch each, and sample within a bucket.
   const order = enc.map((_, i) => i).sort((a, b) => enc[a].ids.length - enc[b].ids.length);
 
@@ -131,6 +125,7 @@ export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Seq
       opts.onStep?.(p.step, loss);
     }
   };
+  const micro = microBatcher(model, opts.batchSize, opts.log);
   let lastSave = Date.now();
   const every = (opts.checkpointSeconds ?? 30) * 1000;
   try {
@@ -160,7 +155,7 @@ export async function train(model: CausalLM, tokenizer: TextTokenizer, data: Seq
           }
         } else loss = fused.step(batch, hf);
       }
-      loss ??= trainStep(model, vars, m, s, decay, batch, h);
+      loss ??= trainStep(model, vars, m, s, decay, batch, h, micro(batch));
       pending.push({ step: step + 1, loss });
       if ((step + 1) % readEvery === 0 || step + 1 === opts.steps) await flush();
       if (pending.length === 0 && Date.now() - lastSave > every && step + 1 < opts.steps) {
@@ -197,6 +192,51 @@ export function adamStepSize(lr: number, t: number): number {
   return (lr * Math.sqrt(1 - Math.pow(BETA2, t))) / (1 - Math.pow(BETA1, t));
 }
 
+/**
+ * Token ids of the sequences that fit the context. A longer one is left out, not cut: its end alone would teach
+ * an answer without its question. How many and which are said; with none left there is nothing to train on.
+ */
+function encodeFitting(tokenizer: TextTokenizer, data: Sequence[], T: number, log?: (message: string) => void): Encoded[] {
+  const enc: Encoded[] = [];
+  const over: { i: number; n: number }[] = [];
+  data.forEach(({ prompt, completion }, i) => {
+    const ids = tokenizer.encode(prompt + completion);
+    if (ids.length > T + 1) over.push({ i, n: ids.length });
+    else enc.push({ ids, start: tokenizer.encode(prompt).length });
+  });
+  if (over.length === 0) return enc;
+  const name = ({ i }: { i: number }) => (data[i] as { id?: string }).id ?? `#${i + 1}`;
+  const longest = Math.max(...over.map((o) => o.n));
+  const which = over.slice(0, 10).map(name).join(', ') + (over.length > 10 ? ', ...' : '');
+  const what = `${over.length} of ${data.length} training sequences are longer than blockSize ${T} + 1 tokens`;
+  if (enc.length === 0) throw new Error(`${what} (all of them; the longest ${longest}): set model.blockSize to at least ${longest - 1}`);
+  log?.(`${what} and are left out of training (longest ${longest} tokens): ${which}`);
+  return enc;
+}
+
+/**
+ * Rows per micro-batch of the tfjs-ops step, so its estimated memory fits the backend's budget; the whole batch
+ * when it fits (the step is then the plain one, bit for bit). Said when it changes.
+ */
+function microBatcher(model: CausalLM, B: number, log?: (message: string) => void): (batch: HostBatch) => number {
+  const budget = memoryBudget(tf.getBackend());
+  const shape = shapeOf(model);
+  let said = B;
+  return (batch) => {
+    const rows = rowsThatFit((n) => trainStepBytes(shape, n, batch.T), B, budget);
+    if (rows === 0)
+      throw new Error(`one sequence of ${batch.T} tokens needs about ${formatBytes(trainStepBytes(shape, 1, batch.T))} to train, ` +
+        `more than the ${formatBytes(budget!)} the ${tf.getBackend()} backend has: lower model.blockSize, nEmbd or nLayer`);
+    if (rows < said) {
+      log?.(`training step: tfjs ops in ${Math.ceil(B / rows)} micro-batches of up to ${rows} rows, gradients accumulated ` +
+        `(a batch of ${B} x ${batch.T} tokens needs about ${formatBytes(trainStepBytes(shape, B, batch.T))}, ` +
+        `the ${tf.getBackend()} backend has ${formatBytes(budget!)})`);
+      said = rows;
+    }
+    return rows;
+  };
+}
+
 function makeBatch(enc: Encoded[], order: number[], B: number, T: number, seed: number): HostBatch {
   const rand = mulberry32(seed);
   // pick a bucket of neighbouring lengths, then B sequences from it
@@ -218,7 +258,13 @@ function makeBatch(enc: Encoded[], order: number[], B: number, T: number, seed: 
   return { B, T: L, idx, targets: tgt, weights: w };
 }
 
-/** One step on tfjs ops: forward, backward, global-norm clipping, AdamW; the loss, not yet read. */
+type StepHyper = { lr: number; t: number; weightDecay: number; clip: number; seed: number };
+
+/**
+ * One step on tfjs ops: forward, backward, global-norm clipping, AdamW; the loss, not yet read. With `microBatch`
+ * below the batch's rows, the gradients of micro-batches are summed first, each loss scaled by its share of the
+ * whole batch's weight, so loss and gradients are the full batch's (up to float rounding; dropout masks differ).
+ */
 export function trainStep(
   model: CausalLM,
   vars: tf.Variable[],
@@ -226,32 +272,88 @@ export function trainStep(
   s: tf.Variable[],
   decays: Set<tf.Variable>,
   host: HostBatch,
-  h: { lr: number; t: number; weightDecay: number; clip: number; seed: number },
+  h: StepHyper,
+  microBatch = host.B,
 ): tf.Scalar {
-  const batch = {
+  if (microBatch < host.B) return accumulatedStep(model, vars, m, s, decays, host, h, microBatch);
+  const batch = deviceBatch(host);
+  const lossValue = tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => model.loss(batch.idx, batch.targets, batch.weights, h.seed), vars);
+    update(vars, m, s, decays, vars.map((v) => grads[v.name]), h);
+    return value;
+  });
+  disposeBatch(batch);
+  return lossValue;
+}
+
+function accumulatedStep(
+  model: CausalLM, vars: tf.Variable[], m: tf.Variable[], s: tf.Variable[], decays: Set<tf.Variable>,
+  host: HostBatch, h: StepHyper, rows: number,
+): tf.Scalar {
+  // the whole batch's weight, as maskedCrossEntropy normalises by it
+  const total = Math.max(1, host.weights.reduce((a, w) => a + w, 0));
+  let grads: tf.Tensor[] | undefined;
+  let loss: tf.Scalar | undefined;
+  for (let lo = 0, j = 0; lo < host.B; lo += rows, j++) {
+    const part = sliceBatch(host, lo, Math.min(rows, host.B - lo));
+    const share = Math.max(1, part.weights.reduce((a, w) => a + w, 0)) / total;
+    const batch = deviceBatch(part);
+    const seed = j === 0 ? h.seed : hashSeed(h.seed, 'micro', j);
+    const next = tf.tidy(() => {
+      const r = tf.variableGrads(() => tf.mul(model.loss(batch.idx, batch.targets, batch.weights, seed), share) as tf.Scalar, vars);
+      const g = vars.map((v) => r.grads[v.name]);
+      return { g: grads ? g.map((x, i) => tf.add(grads![i], x)) : g, loss: loss ? tf.add(loss, r.value) : r.value };
+    });
+    disposeBatch(batch);
+    grads?.forEach((g) => g.dispose());
+    loss?.dispose();
+    grads = next.g;
+    loss = next.loss as tf.Scalar;
+  }
+  tf.tidy(() => update(vars, m, s, decays, grads!, h));
+  grads!.forEach((g) => g.dispose());
+  return loss!;
+}
+
+/** Global-norm clipping and AdamW, once a step, from the step's gradients. */
+function update(vars: tf.Variable[], m: tf.Variable[], s: tf.Variable[], decays: Set<tf.Variable>, g: tf.Tensor[], h: StepHyper) {
+  // global-norm clipping without a round trip to the host
+  const norm = tf.sqrt(sumAll(g.map((x) => tf.sum(tf.square(x)))));
+  const scale = tf.minimum(1, tf.div(h.clip, tf.add(norm, 1e-6)));
+  // Adam with bias correction folded into the step size; decoupled weight decay (AdamW)
+  const stepSize = adamStepSize(h.lr, h.t);
+  vars.forEach((v, i) => {
+    const decay = decays.has(v) && h.weightDecay > 0 ? h.lr * h.weightDecay : 0;
+    const [v1, m1, s1] = adamwStep(v, m[i], s[i], g[i], scale, { beta1: BETA1, beta2: BETA2, eps: EPS, stepSize, decay });
+    m[i].assign(m1);
+    s[i].assign(s1);
+    v.assign(v1);
+  });
+}
+
+/** Rows lo..lo+n of a batch, cut after its last weighted position: later ones change no loss (attention is causal). */
+function sliceBatch(host: HostBatch, lo: number, n: number): HostBatch {
+  const { T } = host;
+  let L = 1;
+  for (let b = lo; b < lo + n; b++) for (let t = T - 1; t >= L; t--) if (host.weights[b * T + t] > 0) { L = t + 1; break; }
+  const cut = <A extends Int32Array | Float32Array>(a: A): A => {
+    const out = new (a.constructor as new (n: number) => A)(n * L);
+    for (let b = 0; b < n; b++) out.set(a.subarray((lo + b) * T, (lo + b) * T + L), b * L);
+    return out;
+  };
+  return { B: n, T: L, idx: cut(host.idx), targets: cut(host.targets), weights: cut(host.weights) };
+}
+
+function deviceBatch(host: HostBatch) {
+  return {
     idx: tf.tensor2d(host.idx, [host.B, host.T], 'int32'),
     targets: tf.tensor2d(host.targets, [host.B, host.T], 'int32'),
     weights: tf.tensor2d(host.weights, [host.B, host.T]),
   };
-  const lossValue = tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => model.loss(batch.idx, batch.targets, batch.weights, h.seed), vars);
-    const g = vars.map((v) => grads[v.name]);
-    // global-norm clipping without a round trip to the host
-    const norm = tf.sqrt(sumAll(g.map((x) => tf.sum(tf.square(x)))));
-    const scale = tf.minimum(1, tf.div(h.clip, tf.add(norm, 1e-6)));
-    // Adam with bias correction folded into the step size; decoupled weight decay (AdamW)
-    const stepSize = adamStepSize(h.lr, h.t);
-    vars.forEach((v, i) => {
-      const decay = decays.has(v) && h.weightDecay > 0 ? h.lr * h.weightDecay : 0;
-      const [v1, m1, s1] = adamwStep(v, m[i], s[i], g[i], scale, { beta1: BETA1, beta2: BETA2, eps: EPS, stepSize, decay });
-      m[i].assign(m1);
-      s[i].assign(s1);
-      v.assign(v1);
-    });
-    return value;
-  });
+}
+
+function disposeBatch(batch: { idx: tf.Tensor; targets: tf.Tensor; weights: tf.Tensor }) {
   batch.idx.dispose();
   batch.targets.dispose();
   batch.weights.dispose();
-  return lossValue;
 }
