@@ -175,7 +175,7 @@ describe('openai backend', () => {
     writeJsonl(path.join(emb, 'data/eval.jsonl'), E);
     fs.writeFileSync(path.join(emb, 'star.json'), JSON.stringify({
       task: 'gsm8k',
-      model: { compute: 'wasm', nLayer: 1, nHead: 1, nEmbd: 8, blockSize: 64, dropout: 0 },
+      model: { compute: 'wasm', nLayer: 1, nHead: 1, nEmbd: 8, blockSize: 1024, dropout: 0 }, // GSM8K prompts run to ~500 characters
       training: { baseSteps: 1, schedule: { kind: 'exponential', base: 1, growth: 1 }, batchSize: 2 },
       sampling: { maxNewTokens: 2 },
       star: { iterations: 1 },
