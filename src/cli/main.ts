@@ -85,7 +85,9 @@ program
     if (!fs.existsSync(path.join(target, CONFIG_FILE))) {
       await initProject(target, { task: 'arithmetic' }).catch((e) => {
         if (!(e instanceof WouldOverwrite)) throw e;
-        throw new Error(`${target} holds ${e.files.join(', ')} but no ${CONFIG_FILE}: the demo makes its project only where it replaces nothing; name another folder (star demo <dir>)`);
+        const held = `${target} holds ${e.files.join(', ')} but no ${CONFIG_FILE}`;
+        const instead = 'name another folder (star demo <dir>)';
+        throw new Error(`${held}: the demo makes its project only where it replaces nothing; ${instead}`);
       });
       console.error(`created the arithmetic project in ${target}`);
     }
@@ -152,7 +154,8 @@ program
     const project = await openProject(dir);
     const { store } = pickSaying(dir, { id: o.run, minIteration: 1 }, false);
     const { train } = await loadData(project);
-    const r = exportDataset(project.task, store, train, { format: o.format as ExportFormat, out: o.out, iteration: o.iteration, force: !!o.force });
+    const options = { format: o.format as ExportFormat, out: o.out, iteration: o.iteration, force: !!o.force };
+    const r = exportDataset(project.task, store, train, options);
     console.log(`wrote ${r.rows} row(s) of iteration ${r.iteration} to ${o.out} (${r.skippedRejected} rejected by annotation left out)${r.card ? `, dataset card ${r.card}` : ''}`);
   });
 

@@ -79,10 +79,13 @@ export function exportDataset(task: Task, store: RunStore, D: Example[], o: Expo
 /** A project's own files are never an export's output, whatever --force says; other files only with it. */
 function refuseOut(store: RunStore, out: string, force: boolean): void {
   const own = ownFiles(store).find((f) => sameFile(out, f.file));
-  if (own) throw new Error(`${out} is the project's ${own.role} (${own.file}): export never writes over a project's files; choose another file`);
+  const never = "export never writes over a project's files; choose another file";
+  if (own) throw new Error(`${out} is the project's ${own.role} (${own.file}): ${never}`);
   const runs = path.join(store.projectDir, '.star');
-  if (isUnder(out, runs) || sameFile(out, runs)) throw new Error(`${out} is inside the project's run store (${runs}): export never writes there; choose another file`);
-  if (exists(out) && !force) throw new WouldOverwrite([out], `${out} already exists: export replaces a file only with --force`);
+  if (isUnder(out, runs) || sameFile(out, runs))
+    throw new Error(`${out} is inside the project's run store (${runs}): ${never}`);
+  if (exists(out) && !force)
+    throw new WouldOverwrite([out], `${out} already exists: export replaces a file only with --force`);
 }
 
 /** The project's files as star.json names them now and as the run's config named them when it ran. */

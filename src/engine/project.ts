@@ -280,8 +280,9 @@ export async function initProject(dir: string, o: InitOptions): Promise<void> {
   refuseOwnSources(dir, o);
   const present = initFilesPresent(dir);
   if (present.length && !o.force) {
-    const names = present.join(', ');
-    throw new WouldOverwrite(present, `${dir} already holds ${names}: init would replace ${present.length > 1 ? 'them' : 'it'}; pass --force to replace, or choose another folder`);
+    const them = present.length > 1 ? 'them' : 'it';
+    const why = `${dir} already holds ${present.join(', ')}: init would replace ${them}`;
+    throw new WouldOverwrite(present, `${why}; pass --force to replace, or choose another folder`);
   }
   const files = await initFileTexts(o);
   writeAllOrNothing(Object.entries(files).map(([rel, text]) => ({ file: path.join(dir, rel), text })));
@@ -289,12 +290,14 @@ export async function initProject(dir: string, o: InitOptions): Promise<void> {
 
 /** An input that is also an output would be overwritten by what is read from it: refused even with --force. */
 function refuseOwnSources(dir: string, o: InitOptions): void {
-  const sources: [string, string | undefined][] = [['--from', o.from], ['--eval', o.evalFrom], ['--exemplars', o.exemplarsFrom]];
+  const sources: [string, string | undefined][] =
+    [['--from', o.from], ['--eval', o.evalFrom], ['--exemplars', o.exemplarsFrom]];
   for (const [flag, src] of sources) {
     if (!src || !exists(src)) continue;
     const hit = INIT_FILES.find((rel) => sameFile(src, path.join(dir, rel)));
-    if (hit)
-      throw new Error(`${flag} ${src} is ${path.join(dir, hit)}, a file init writes: init never writes over its own input, not even with --force; copy it out of ${dir} first`);
+    if (!hit) continue;
+    const what = `${flag} ${src} is ${path.join(dir, hit)}, a file init writes`;
+    throw new Error(`${what}: init never writes over its own input, not even with --force; copy it out of ${dir} first`);
   }
 }
 

@@ -21,10 +21,12 @@ export interface PickOptions {
 export function pickRun(projectDir: string, o: PickOptions = {}): PickedRun {
   const ids = RunStore.list(projectDir);
   if (o.id) {
-    if (!ids.includes(o.id)) throw new Error(`no run ${o.id} in ${RunStore.runsDir(projectDir)} (runs: ${ids.join(', ') || 'none'})`);
+    if (!ids.includes(o.id))
+      throw new Error(`no run ${o.id} in ${RunStore.runsDir(projectDir)} (runs: ${ids.join(', ') || 'none'})`);
     return { store: RunStore.at(projectDir, o.id), reason: `run ${o.id}: named by --run` };
   }
-  if (!ids.length) throw new Error(`no runs in ${RunStore.runsDir(projectDir)} — start one with \`star run ${projectDir}\``);
+  if (!ids.length)
+    throw new Error(`no runs in ${RunStore.runsDir(projectDir)} — start one with \`star run ${projectDir}\``);
   const min = o.minIteration ?? 0;
   const skipped: RunStore[] = [];
   for (const id of o.oldest ? ids : [...ids].reverse()) {
@@ -32,7 +34,8 @@ export function pickRun(projectDir: string, o: PickOptions = {}): PickedRun {
     if (hasWork(store, min)) return { store, reason: reasonFor(store, skipped, min, !!o.oldest) };
     skipped.push(store);
   }
-  throw new Error(`no run in ${RunStore.runsDir(projectDir)} has ${workName(min)}: ${skipped.map((s) => `run ${s.id} ${whatHappened(s)}`).join('; ')}`);
+  const each = skipped.map((s) => `run ${s.id} ${whatHappened(s)}`).join('; ');
+  throw new Error(`no run in ${RunStore.runsDir(projectDir)} has ${workName(min)}: ${each}`);
 }
 
 /** Whether the run finished an iteration numbered `min` or later. */

@@ -77,13 +77,15 @@ describe('star init never replaces what is there', () => {
     const r = star('init', dir, '--task', 'gsm8k', '--from', source);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(bytes(source).equals(before));
-    assert.equal(lineCount(path.join(dir, 'data', 'train.jsonl')) + lineCount(path.join(dir, 'data', 'eval.jsonl')) + 8, 60);
+    const written = ['train', 'eval'].map((f) => lineCount(path.join(dir, 'data', `${f}.jsonl`)));
+    assert.equal(written[0] + written[1] + 8, 60, 'all 60 records copied: 8 into P');
   });
 
   test('a bad line in --from names file:line and leaves no folder', () => {
     const src = tmp();
     const bad = path.join(src, 'bad.jsonl');
-    fs.writeFileSync(bad, fs.readFileSync(gsm8k60(src), 'utf8').split('\n').slice(0, 5).join('\n') + '\n{"question": \n');
+    const five = fs.readFileSync(gsm8k60(src), 'utf8').split('\n').slice(0, 5).join('\n');
+    fs.writeFileSync(bad, five + '\n{"question": \n');
     const target = path.join(tmp(), 'new', 'project');
     const r = star('init', target, '--task', 'gsm8k', '--from', bad);
     assert.equal(r.status, 1);
@@ -95,7 +97,10 @@ describe('star init never replaces what is there', () => {
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'keep.txt'), 'mine');
     // the second file needs x.txt to be a folder, so renaming the first into place fails after both are staged
-    const files = [{ file: path.join(dir, 'new', 'x.txt'), text: 'a' }, { file: path.join(dir, 'new', 'x.txt', 'y.txt'), text: 'b' }];
+    const files = [
+      { file: path.join(dir, 'new', 'x.txt'), text: 'a' },
+      { file: path.join(dir, 'new', 'x.txt', 'y.txt'), text: 'b' },
+    ];
     assert.throws(() => writeAllOrNothing(files));
     assert.deepEqual(fs.readdirSync(dir), ['keep.txt']);
     assert.equal(fs.readFileSync(path.join(dir, 'keep.txt'), 'utf8'), 'mine');
@@ -107,7 +112,7 @@ describe('star init never replaces what is there', () => {
     fs.writeFileSync(path.join(dir, 'data', 'eval.jsonl'), 'mine\n');
     const r = star('demo', dir);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /holds data\/eval\.jsonl but no star\.json: the demo makes its project only where it replaces nothing/);
+    assert.match(r.stderr, /holds data\/eval\.jsonl but no star\.json: the demo makes its project only where it replaces/);
     assert.equal(fs.readFileSync(path.join(dir, 'data', 'eval.jsonl'), 'utf8'), 'mine\n');
     assert.deepEqual(fs.readdirSync(dir), ['data']);
   });
@@ -121,7 +126,8 @@ describe('star export never replaces what is there', () => {
     fakeRun(dir, '20261201-100000000-aaaa', { status: 'finished', iterations: [0, 1] });
     return dir;
   }
-  const exportTo = (dir: string, out: string, ...more: string[]) => star('export', dir, '--format', 'sft', '--out', out, ...more);
+  const exportTo = (dir: string, out: string, ...more: string[]) =>
+    star('export', dir, '--format', 'sft', '--out', out, ...more);
 
   test('an --out that exists is refused and kept; --force replaces it', () => {
     const dir = exported();

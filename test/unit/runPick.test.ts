@@ -29,25 +29,29 @@ describe('picking the run with finished work', () => {
     const dir = project();
     const r = star('report', dir);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^run ${A}: the latest with a finished iteration; newer run ${B} failed before finishing any iteration \\(error: ${ERROR}\\)\n`));
+    const why = `^run ${A}: the latest with a finished iteration; newer run ${B} failed before finishing any iteration`;
+    assert.match(r.stdout, new RegExp(`${why} \\(error: ${ERROR}\\)\n`));
     assert.match(r.stdout, new RegExp(`run ${A}  \\(finished`));
     assert.match(r.stdout, /25\.0/, "run A's held-out accuracy");
     const json = star('report', dir, '--json');
-    assert.deepEqual(JSON.parse(json.stdout).rows.map((x: { iteration: number }) => x.iteration), [0, 1], 'stdout stays JSON');
-    assert.equal(JSON.parse(json.stdout).run, A);
+    const parsed = JSON.parse(json.stdout) as { run: string; rows: { iteration: number }[] };
+    assert.deepEqual([parsed.run, parsed.rows.map((x) => x.iteration)], [A, [0, 1]], 'stdout stays JSON');
     assert.match(json.stderr, new RegExp(`newer run ${B} failed`));
     const named = star('report', dir, '--run', B, '--json');
-    assert.deepEqual([JSON.parse(named.stdout).run, JSON.parse(named.stdout).rows], [B, []], '--run still shows the run named');
+    const shown = JSON.parse(named.stdout);
+    assert.deepEqual([shown.run, shown.rows], [B, []], '--run still shows the run named');
   });
 
   test('star export takes the latest run with a finished iteration 1, past one that stopped after iteration 0', () => {
     const dir = project();
     fakeRun(dir, C, { status: 'stopped', iterations: [0] });
-    assert.match(star('report', dir).stdout, new RegExp(`^run ${C}: the latest run\n`), 'iteration 0 is work to report');
+    const report = star('report', dir).stdout;
+    assert.match(report, new RegExp(`^run ${C}: the latest run\n`), 'iteration 0 is work to report');
     const out = path.join(path.dirname(dir), 'sft.jsonl');
     const r = star('export', dir, '--format', 'sft', '--out', out);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`run ${A}: the latest with a finished iteration 1 or later; newer run ${C} was stopped after finishing only iteration 0; newer run ${B} failed`));
+    const why = `run ${A}: the latest with a finished iteration 1 or later; newer run ${C} was stopped`;
+    assert.match(r.stdout, new RegExp(`${why} after finishing only iteration 0; newer run ${B} failed`));
     const rows = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual([...new Set(rows.map((x) => `${x.metadata.run}/${x.metadata.iteration}`))], [`${A}/1`]);
   });
@@ -56,9 +60,10 @@ describe('picking the run with finished work', () => {
     const dir = project();
     const r = star('compare', dir, '--json');
     assert.equal(r.status, 0, r.stderr);
-    const cmp = JSON.parse(r.stdout) as { reference: string; runs: { runId: string; state: string; evalAccuracy: unknown[] }[] };
+    const cmp = JSON.parse(r.stdout) as { reference: string; runs: { runId: string; state: string; evalAccuracy: [] }[] };
     assert.equal(cmp.reference, A);
-    assert.deepEqual(cmp.runs.map((x) => [x.runId, x.state, x.evalAccuracy.length]), [[A, 'finished', 2], [B, 'failed', 0]]);
+    const runs = cmp.runs.map((x) => [x.runId, x.state, x.evalAccuracy.length]);
+    assert.deepEqual(runs, [[A, 'finished', 2], [B, 'failed', 0]]);
     const table = star('compare', dir, '--markdown');
     assert.match(table.stdout, new RegExp(`\\| ${B} \\(failed\\) \\| same config \\|  \\|  \\|\n?`));
   });
@@ -68,7 +73,8 @@ describe('picking the run with finished work', () => {
     assert.equal(star('init', dir, '--task', 'arithmetic', '--train-count', '10').status, 0);
     fakeRun(dir, A, { status: 'failed', error: ERROR, iterations: [] });
     fakeRun(dir, B, { status: 'stopped', iterations: [] });
-    for (const args of [['report', dir], ['compare', dir], ['export', dir, '--format', 'sft', '--out', path.join(dir, '..', 'x.jsonl')]]) {
+    const out = path.join(dir, '..', 'x.jsonl');
+    for (const args of [['report', dir], ['compare', dir], ['export', dir, '--format', 'sft', '--out', out]]) {
       const r = star(...args);
       assert.equal(r.status, 1, args[0]);
       assert.match(r.stderr, /has a finished iteration/, args[0]);
