@@ -6,11 +6,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { validateFile } from '../engine/dataset';
 import { exportDataset, EXPORT_FORMATS, ExportFormat } from '../engine/export';
 import { CONFIG_FILE, initProject, loadData, openProject } from '../engine/project';
-import { compareRuns } from '../engine/compare';
+import { compareRuns, RunComparison } from '../engine/compare';
+import { PickedRun, pickRun, PickOptions } from '../engine/runPick';
+import { WouldOverwrite } from '../engine/safeFiles';
 import { groupNames, markdown, markdownTable, reportRows } from '../engine/report';
 import { runStar, RunOptions } from '../engine/star';
 import type { BackendChoice } from '../engine/store/format';
-import { RunStore } from '../engine/store/runStore';
 import { getTask } from '../engine/tasks/index';
 import { TASK_NAMES, TaskName } from '../engine/tasks/task';
 import { ProgressView } from './progress';
@@ -42,10 +43,12 @@ program
   .option('--exemplar-max-digits <n>', 'arithmetic: longest sum in P', int)
   .option('--eval-max-digits <n>', 'arithmetic: longest sum in the held-out split', int)
   .option('--seed <n>', 'seed of the generated data', int)
+  .option('--force', 'replace the project files already in <dir> (never a file init reads from)')
   .action(async (dir: string, o) => {
     await initProject(dir, {
       task: o.task as TaskName, from: o.from, evalFrom: o.eval, exemplarsFrom: o.exemplars, trainCount: o.trainCount,
       exemplarCount: o.exemplarCount, maxDigits: o.maxDigits, exemplarMaxDigits: o.exemplarMaxDigits, evalMaxDigits: o.evalMaxDigits, seed: o.seed,
+      force: !!o.force,
     });
     console.log(`created ${path.join(dir, CONFIG_FILE)} — next: star run ${dir}`);
   });
@@ -81,7 +84,12 @@ program
   .action(async (dir: string | undefined, o) => {
     const target = dir ?? path.join('demo', 'arithmetic');
     if (!fs.existsSync(path.join(target, CONFIG_FILE))) {
-      await initProject(target, { task: 'arithmetic' });
+      await initProject(target, { task: 'arithmetic' }).catch((e) => {
+        if (!(e instanceof WouldOverwrite)) throw e;
+        const held = `${target} holds ${e.files.join(', ')} but no ${CONFIG_FILE}`;
+        const instead = 'name another folder (star demo <dir>)';
+        throw new Error(`${held}: the demo makes its project only where it replaces nothing; ${instead}`);
+      });
       console.error(`created the arithmetic project in ${target}`);
     }
     await runCommand(target, { iterations: o.iterations, seed: o.seed, rationalize: o.rationalize === false ? false : undefined, compute: o.backend }, !!o.json);
@@ -90,11 +98,11 @@ program
 program
   .command('report <dir>')
   .description('per-iteration table of a run')
-  .option('--run <id>', 'which run (default: the latest)')
+  .option('--run <id>', 'which run (default: the latest with a finished iteration)')
   .option('--markdown', 'print a Markdown table')
   .option('--json', 'print the rows as JSON')
   .action(async (dir: string, o) => {
-    const store = pickRun(dir, o.run);
+    const { store } = pickSaying(dir, { id: o.run }, o.json || o.markdown);
     const rows = reportRows(store);
     if (o.json) return console.log(JSON.stringify({ run: store.id, rows }, null, 2));
     const run = store.readRun();
@@ -106,18 +114,16 @@ program
 program
   .command('compare <dir>')
   .description('held-out accuracy of every run of a project by iteration, with what each run does differently')
-  .option('--run <id>', 'the run the others are compared with (default: the oldest)')
+  .option('--run <id>', 'the run the others are compared with (default: the oldest with a finished iteration)')
   .option('--markdown', 'print a Markdown table')
   .option('--json', 'print the runs as JSON')
   .action(async (dir: string, o) => {
-    const ids = RunStore.list(dir);
-    if (!ids.length) throw new Error(`no runs in ${RunStore.runsDir(dir)} — start one with \`star run ${dir}\``);
-    const reference = pickRun(dir, o.run ?? ids[0]);
+    const { store: reference } = pickSaying(dir, { id: o.run, oldest: true }, o.json || o.markdown);
     const runs = compareRuns(dir, reference);
     if (o.json) return console.log(JSON.stringify({ reference: reference.id, runs }, null, 2));
     const last = Math.max(0, ...runs.flatMap((r) => r.evalAccuracy.map((e) => e.iteration)));
     const head = ['run', `differs from ${reference.id}`, ...Array.from({ length: last + 1 }, (_, n) => `it ${n}`)];
-    const rows = runs.map((r) => [r.runId, r.differs || '(reference)', ...head.slice(2).map((_, n) => {
+    const rows = runs.map((r) => [runCell(r), r.differs || '(reference)', ...head.slice(2).map((_, n) => {
       const e = r.evalAccuracy.find((x) => x.iteration === n);
       return e ? (100 * e.accuracy).toFixed(1) : '';
     })]);
@@ -142,25 +148,27 @@ program
   .description('export the curated rationales of a run as a fine-tuning dataset')
   .addOption(new Option('--format <format>', 'sft (TRL prompt/completion) | openai-chat (messages) | hf (Hugging Face datasets JSONL + README.md card)').choices(EXPORT_FORMATS).makeOptionMandatory())
   .requiredOption('--out <file>', 'output JSONL file')
-  .option('--run <id>', 'which run (default: the latest)')
+  .option('--force', 'replace --out if it exists (never a file of the project)')
+  .option('--run <id>', 'which run (default: the latest with a finished iteration 1 or later)')
   .option('--iteration <n>', 'which iteration (default: the last finished)', int)
   .action(async (dir: string, o) => {
     const project = await openProject(dir);
-    const store = pickRun(dir, o.run);
+    const { store } = pickSaying(dir, { id: o.run, minIteration: 1 }, false);
     const { train } = await loadData(project);
-    const r = exportDataset(project.task, store, train, { format: o.format as ExportFormat, out: o.out, iteration: o.iteration });
+    const options = { format: o.format as ExportFormat, out: o.out, iteration: o.iteration, force: !!o.force };
+    const r = exportDataset(project.task, store, train, options);
     console.log(`wrote ${r.rows} row(s) of iteration ${r.iteration} to ${o.out} (${r.skippedRejected} rejected by annotation left out)${r.card ? `, dataset card ${r.card}` : ''}`);
   });
 
-function pickRun(dir: string, id?: string): RunStore {
-  if (id) {
-    if (!RunStore.list(dir).includes(id)) throw new Error(`no run ${id} in ${RunStore.runsDir(dir)} (runs: ${RunStore.list(dir).join(', ') || 'none'})`);
-    return new RunStore(path.join(RunStore.runsDir(dir), id));
-  }
-  const store = RunStore.latest(dir);
-  if (!store) throw new Error(`no runs in ${RunStore.runsDir(dir)} — start one with \`star run ${dir}\``);
-  return store;
+/** The run a command works on, saying which and why: on stderr when stdout is for a program (JSON, Markdown). */
+function pickSaying(dir: string, o: PickOptions, quietStdout: boolean): PickedRun {
+  const picked = pickRun(dir, o);
+  (quietStdout ? console.error : console.log)(picked.reason);
+  return picked;
 }
+
+/** A run's id, with its state unless it finished. */
+const runCell = (r: RunComparison) => (r.state === 'finished' ? r.runId : `${r.runId} (${r.state})`);
 
 async function runCommand(dir: string, opts: RunOptions, json: boolean) {
   const project = await openProject(dir);

@@ -1,23 +1,25 @@
 // The runs of one project side by side: each run's held-out accuracy by iteration and what its config and P do
 // differently from a reference run (an ablation, another seed, an edited P). `star compare` and the report use it.
 import * as path from 'path';
+import type { RunState } from './store/format';
 import { RunStore } from './store/runStore';
 
 export interface RunComparison {
   runId: string;
   /** How the run's config and P differ from the reference run's, e.g. "star.rationalize: false"; '' for the reference. */
   differs: string;
+  /** How the run stands now: a failed or stopped run is shown too, with what it finished (maybe nothing). */
+  state: RunState;
   evalAccuracy: { iteration: number; accuracy: number }[];
 }
 
-/** The project's runs that finished an iteration, oldest first, each compared with `reference`. */
+/** Every run of the project, oldest first, each compared with `reference`. */
 export function compareRuns(projectDir: string, reference: RunStore): RunComparison[] {
   const mine = reference.readRun();
   const out: RunComparison[] = [];
   for (const id of RunStore.list(projectDir)) {
     const other = new RunStore(path.join(RunStore.runsDir(projectDir), id));
     const done = other.finishedIterations();
-    if (!done.length) continue;
     const run = other.readRun();
     // how many iterations a run planned says nothing of how each ran: the accuracies show how far it got
     const diffs = configDiff(mine.config, run.config).filter((d) => !d.startsWith('star.iterations:'));
@@ -26,6 +28,7 @@ export function compareRuns(projectDir: string, reference: RunStore): RunCompari
     out.push({
       runId: id,
       differs: id === reference.id ? '' : shown.length ? shown.join(', ') : 'same config',
+      state: other.state(),
       evalAccuracy: done.map((n) => ({ iteration: n, accuracy: other.readMetrics(n)!.eval.accuracy })),
     });
   }

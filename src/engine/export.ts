@@ -3,7 +3,10 @@
 // rejected are left out, a person's edited rationale replaces the model's, and each row says where it came from.
 import * as fs from 'fs';
 import * as path from 'path';
+import { loadProjectConfig, projectFiles, ProjectFile } from './project';
+import { exists, isUnder, sameFile, WouldOverwrite } from './safeFiles';
 import type { Annotation, GenerationLine } from './store/format';
+import { writeFileAtomic } from './store/jsonl';
 import { RunStore } from './store/runStore';
 import type { Example, Task } from './tasks/task';
 
@@ -14,6 +17,8 @@ export interface ExportOptions {
   format: ExportFormat;
   out: string;
   iteration?: number;
+  /** Replace `out` when it exists (never a file of the project, never inside its run store). */
+  force?: boolean;
 }
 
 /** The latest annotation of each question of one iteration. */
@@ -27,9 +32,12 @@ export function latestAnnotations(all: Annotation[], iteration: number): Map<str
 }
 
 export function exportDataset(task: Task, store: RunStore, D: Example[], o: ExportOptions): { rows: number; iteration: number; skippedRejected: number; skippedHintLeaks: number; card?: string } {
+  refuseOut(store, o.out, !!o.force);
   const done = store.finishedIterations().filter((n) => n > 0);
   const iteration = o.iteration ?? done[done.length - 1];
   if (iteration === undefined) throw new Error(`run ${store.id} has no finished iteration to export`);
+  if (!done.includes(iteration))
+    throw new Error(`run ${store.id} has not finished iteration ${iteration} (finished: ${done.join(', ') || 'none'})`);
   const lines = store.readGenerations(iteration);
   if (lines.length === 0) throw new Error(`run ${store.id} has no generations in iteration ${iteration}`);
   const notes = latestAnnotations(store.readAnnotations(), iteration);
@@ -56,7 +64,8 @@ export function exportDataset(task: Task, store: RunStore, D: Example[], o: Expo
     rows.push(JSON.stringify(o.format === 'hf' ? hfRow(task, x, rationale, provenance, a?.rationale !== undefined) : row(task, x, l, rationale, o.format, provenance)));
   }
   fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
-  fs.writeFileSync(o.out, rows.map((r) => r + '\n').join(''));
+  // whole or not at all: a failed export leaves the file it was replacing as it was
+  writeFileAtomic(o.out, rows.map((r) => r + '\n').join(''));
   let card: string | undefined;
   if (o.format === 'hf') {
     card = path.join(path.dirname(path.resolve(o.out)), 'README.md');
@@ -65,6 +74,30 @@ export function exportDataset(task: Task, store: RunStore, D: Example[], o: Expo
     else card = undefined; // a README.md of someone else's is never overwritten
   }
   return { rows: rows.length, iteration, skippedRejected, skippedHintLeaks, card };
+}
+
+/** A project's own files are never an export's output, whatever --force says; other files only with it. */
+function refuseOut(store: RunStore, out: string, force: boolean): void {
+  const own = ownFiles(store).find((f) => sameFile(out, f.file));
+  const never = "export never writes over a project's files; choose another file";
+  if (own) throw new Error(`${out} is the project's ${own.role} (${own.file}): ${never}`);
+  const runs = path.join(store.projectDir, '.star');
+  if (isUnder(out, runs) || sameFile(out, runs))
+    throw new Error(`${out} is inside the project's run store (${runs}): ${never}`);
+  if (exists(out) && !force)
+    throw new WouldOverwrite([out], `${out} already exists: export replaces a file only with --force`);
+}
+
+/** The project's files as star.json names them now and as the run's config named them when it ran. */
+function ownFiles(store: RunStore): ProjectFile[] {
+  const dir = store.projectDir;
+  const files = projectFiles(dir, store.readRun().config);
+  try {
+    files.push(...projectFiles(dir, loadProjectConfig(dir)));
+  } catch {
+    // a star.json that does not load now: the run's own config still names the files
+  }
+  return files;
 }
 
 const CARD_MARK = '<!-- written by star export -->';

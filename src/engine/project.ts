@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadExamples, loadExemplars, loadRecords } from './dataset';
-import { appendJsonl, writeJsonAtomic } from './store/jsonl';
+import { exists, sameFile, WouldOverwrite, writeAllOrNothing } from './safeFiles';
 import type { ModelSpec, ProjectConfig, TrainerSpec } from './store/format';
 import { arithmeticExemplar, generateAdditions } from './tasks/arithmetic';
 import { getTask } from './tasks/index';
@@ -11,6 +11,9 @@ import { Example, Exemplar, Task, TASK_NAMES, TaskName } from './tasks/task';
 import { hashSeed } from './random';
 
 export const CONFIG_FILE = 'star.json';
+
+/** Where a new project keeps D, the held-out split and P; star.json may name other files. */
+const DEFAULT_FILES = { train: 'data/train.jsonl', eval: 'data/eval.jsonl', exemplars: 'exemplars.jsonl' };
 
 export interface Project {
   dir: string;
@@ -40,9 +43,7 @@ export function defaultConfig(task: TaskName): ProjectConfig {
   const gsm8k = task === 'gsm8k';
   return {
     task,
-    train: 'data/train.jsonl',
-    eval: 'data/eval.jsonl',
-    exemplars: 'exemplars.jsonl',
+    ...DEFAULT_FILES,
     model: {
       backend: 'embedded',
       compute: 'auto',
@@ -133,6 +134,22 @@ export async function openProject(dir: string): Promise<Project> {
 
 export function projectPath(p: Project, rel: string): string {
   return path.resolve(p.dir, rel);
+}
+
+/** A file a project is made of, and what it is to the project. */
+export interface ProjectFile {
+  file: string;
+  role: string;
+}
+
+/** star.json and the training set, held-out split and P that a config names. */
+export function projectFiles(dir: string, c: Pick<ProjectConfig, 'train' | 'eval' | 'exemplars'>): ProjectFile[] {
+  return [
+    { file: path.resolve(dir, CONFIG_FILE), role: 'config' },
+    { file: path.resolve(dir, c.train), role: 'training set' },
+    { file: path.resolve(dir, c.eval), role: 'held-out split' },
+    { file: path.resolve(dir, c.exemplars), role: 'exemplars (P)' },
+  ];
 }
 
 export async function loadData(p: Project): Promise<{ train: Example[]; eval: Example[]; exemplars: Exemplar[] }> {
@@ -247,71 +264,119 @@ export interface InitOptions {
   evalMaxDigits?: number;
   exemplarMaxDigits?: number;
   seed?: number;
+  /** Replace the files of a project already in the folder (never a file init reads from). */
+  force?: boolean;
 }
 
-/** Creates a project folder: star.json, exemplars.jsonl (P) and data/{train,eval}.jsonl. */
-export async function initProject(dir: string, o: InitOptions): Promise<void> {
-  if (fs.existsSync(path.join(dir, CONFIG_FILE))) throw new Error(`${path.join(dir, CONFIG_FILE)} already exists`);
-  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
-  const task = getTask(o.task);
-  const config = defaultConfig(o.task);
-  const out = (rel: string) => path.join(dir, rel);
-  const write = (rel: string, recs: Record<string, unknown>[]) => {
-    fs.writeFileSync(out(rel), '');
-    appendJsonl(out(rel), recs);
-  };
+/** The files `initProject` writes, relative to the project folder. */
+export const INIT_FILES = [CONFIG_FILE, DEFAULT_FILES.exemplars, DEFAULT_FILES.train, DEFAULT_FILES.eval];
 
-  if (o.task === 'arithmetic' && !o.from) {
-    const seed = o.seed ?? 0;
-    const maxDigits = o.maxDigits ?? 5;
-    // 128 worked sums of 1-5 digits: with 64 of 1-3 (the feasibility probe's P) the base model never got a 2-digit
-    // sum right, so STaR had nothing to bootstrap longer sums from.
-    const P = generateAdditions({ count: o.exemplarCount ?? 128, minDigits: 1, maxDigits: o.exemplarMaxDigits ?? 5, seed: hashSeed(seed, 'P') });
-    const seen = new Set(P.map((e) => e.question));
-    const D = generateAdditions({ count: o.trainCount ?? 2000, minDigits: 1, maxDigits, seed: hashSeed(seed, 'D'), exclude: seen });
-    D.forEach((e) => seen.add(e.question));
-    // Held out per digit count. There are only 100 one-digit sums and D already holds them, so that group is all
-    // 100 of them, each once: it measures recall of seen sums; longer groups are sums D never had.
-    const evalMax = o.evalMaxDigits ?? maxDigits;
-    const perDigit = o.evalPerDigit ?? 100;
-    const E: Example[] = [];
-    for (let a = 0; a < 10; a++) for (let b = 0; b < 10; b++) E.push({ id: '', question: `${a}+${b}`, gold: String(a + b), group: '1' });
-    for (let n = 2; n <= evalMax; n++)
-      E.push(...generateAdditions({ count: perDigit, minDigits: n, maxDigits: n, seed: hashSeed(seed, 'eval', n), exclude: seen }));
-    const rec = (e: Example, i: number, tag: string) => ({ id: `${tag}-${i + 1}`, question: e.question, answer: e.gold });
-    write(config.exemplars, P.map((e, i) => task.exemplarToRecord(arithmeticExemplar({ ...e, id: `p-${i + 1}` }))));
-    write(config.train, D.map((e, i) => rec(e, i, 'train')));
-    write(config.eval, E.map((e, i) => rec(e, i, 'eval')));
-  } else {
-    if (!o.from) throw new Error(`--from FILE is required for the ${o.task} task (a ${o.task === 'gsm8k' ? 'GSM8K' : 'CommonsenseQA'} JSONL file)`);
-    // Copied as written, each record checked by the task first; an error names the file and line.
-    const records = await loadRecords(o.from, task, 'examples');
-    let pool = records;
-    let exemplars: Record<string, unknown>[];
-    if (o.exemplarsFrom) {
-      exemplars = await loadRecords(o.exemplarsFrom, task, 'exemplars');
-    } else if (o.task === 'gsm8k') {
-      // GSM8K's own worked solutions are rationales: the first records become P.
-      const n = Math.min(o.exemplarCount ?? 8, Math.floor(records.length / 4));
-      exemplars = records.slice(0, n);
-      pool = records.slice(n);
-    } else {
-      throw new Error('--exemplars FILE is required for multiple-choice: CommonsenseQA records carry no rationales');
-    }
-    let evalRecs: Record<string, unknown>[];
-    if (o.evalFrom) {
-      evalRecs = await loadRecords(o.evalFrom, task, 'examples');
-    } else {
-      // hold out a tenth (at most 500) chosen by a hash of the position, so re-running init splits the same way
-      const nEval = Math.min(500, Math.max(1, Math.floor(pool.length / 10)));
-      const ranked = pool.map((r, i) => ({ r, h: hashSeed(o.seed ?? 0, 'split', i) })).sort((a, b) => a.h - b.h);
-      const held = new Set(ranked.slice(0, nEval).map((x) => x.r));
-      evalRecs = pool.filter((r) => held.has(r));
-      pool = pool.filter((r) => !held.has(r));
-    }
-    write(config.exemplars, exemplars);
-    write(config.train, pool);
-    write(config.eval, evalRecs);
+/** Those of INIT_FILES already in `dir`. */
+export function initFilesPresent(dir: string): string[] {
+  return INIT_FILES.filter((rel) => exists(path.join(dir, rel)));
+}
+
+/**
+ * Creates a project folder: star.json, exemplars.jsonl (P) and data/{train,eval}.jsonl. Every input is read and
+ * checked before anything is written; then all files are written or none, and a folder it made is removed again.
+ */
+export async function initProject(dir: string, o: InitOptions): Promise<void> {
+  refuseOwnSources(dir, o);
+  const present = initFilesPresent(dir);
+  if (present.length && !o.force) {
+    const them = present.length > 1 ? 'them' : 'it';
+    const why = `${dir} already holds ${present.join(', ')}: init would replace ${them}`;
+    throw new WouldOverwrite(present, `${why}; pass --force to replace, or choose another folder`);
   }
-  writeJsonAtomic(out(CONFIG_FILE), config);
+  const files = await initFileTexts(o);
+  writeAllOrNothing(Object.entries(files).map(([rel, text]) => ({ file: path.join(dir, rel), text })));
+}
+
+/** An input that is also an output would be overwritten by what is read from it: refused even with --force. */
+function refuseOwnSources(dir: string, o: InitOptions): void {
+  const sources: [string, string | undefined][] =
+    [['--from', o.from], ['--eval', o.evalFrom], ['--exemplars', o.exemplarsFrom]];
+  for (const [flag, src] of sources) {
+    if (!src || !exists(src)) continue;
+    const hit = INIT_FILES.find((rel) => sameFile(src, path.join(dir, rel)));
+    if (!hit) continue;
+    const what = `${flag} ${src} is ${path.join(dir, hit)}, a file init writes`;
+    throw new Error(`${what}: init never writes over its own input, not even with --force; copy it out of ${dir} first`);
+  }
+}
+
+/** The text of each file of a new project, by its path relative to the folder: all computed before any is written. */
+async function initFileTexts(o: InitOptions): Promise<Record<string, string>> {
+  const config = defaultConfig(o.task);
+  const data = o.task === 'arithmetic' && !o.from ? generatedArithmetic(o) : await copiedRecords(o);
+  const jsonl = (recs: Record<string, unknown>[]) => recs.map((r) => JSON.stringify(r) + '\n').join('');
+  return {
+    [config.exemplars]: jsonl(data.exemplars),
+    [config.train]: jsonl(data.train),
+    [config.eval]: jsonl(data.eval),
+    [CONFIG_FILE]: JSON.stringify(config, null, 2) + '\n',
+  };
+}
+
+interface InitRecords {
+  exemplars: Record<string, unknown>[];
+  train: Record<string, unknown>[];
+  eval: Record<string, unknown>[];
+}
+
+function generatedArithmetic(o: InitOptions): InitRecords {
+  const task = getTask('arithmetic');
+  const seed = o.seed ?? 0;
+  const maxDigits = o.maxDigits ?? 5;
+  // 128 worked sums of 1-5 digits: with 64 of 1-3 (the feasibility probe's P) the base model never got a 2-digit
+  // sum right, so STaR had nothing to bootstrap longer sums from.
+  const P = generateAdditions({ count: o.exemplarCount ?? 128, minDigits: 1, maxDigits: o.exemplarMaxDigits ?? 5, seed: hashSeed(seed, 'P') });
+  const seen = new Set(P.map((e) => e.question));
+  const D = generateAdditions({ count: o.trainCount ?? 2000, minDigits: 1, maxDigits, seed: hashSeed(seed, 'D'), exclude: seen });
+  D.forEach((e) => seen.add(e.question));
+  // Held out per digit count. There are only 100 one-digit sums and D already holds them, so that group is all
+  // 100 of them, each once: it measures recall of seen sums; longer groups are sums D never had.
+  const evalMax = o.evalMaxDigits ?? maxDigits;
+  const perDigit = o.evalPerDigit ?? 100;
+  const E: Example[] = [];
+  for (let a = 0; a < 10; a++) for (let b = 0; b < 10; b++) E.push({ id: '', question: `${a}+${b}`, gold: String(a + b), group: '1' });
+  for (let n = 2; n <= evalMax; n++)
+    E.push(...generateAdditions({ count: perDigit, minDigits: n, maxDigits: n, seed: hashSeed(seed, 'eval', n), exclude: seen }));
+  const rec = (e: Example, i: number, tag: string) => ({ id: `${tag}-${i + 1}`, question: e.question, answer: e.gold });
+  return {
+    exemplars: P.map((e, i) => task.exemplarToRecord(arithmeticExemplar({ ...e, id: `p-${i + 1}` }))),
+    train: D.map((e, i) => rec(e, i, 'train')),
+    eval: E.map((e, i) => rec(e, i, 'eval')),
+  };
+}
+
+async function copiedRecords(o: InitOptions): Promise<InitRecords> {
+  const task = getTask(o.task);
+  if (!o.from) throw new Error(`--from FILE is required for the ${o.task} task (a ${o.task === 'gsm8k' ? 'GSM8K' : 'CommonsenseQA'} JSONL file)`);
+  // Copied as written, each record checked by the task first; an error names the file and line.
+  const records = await loadRecords(o.from, task, 'examples');
+  let pool = records;
+  let exemplars: Record<string, unknown>[];
+  if (o.exemplarsFrom) {
+    exemplars = await loadRecords(o.exemplarsFrom, task, 'exemplars');
+  } else if (o.task === 'gsm8k') {
+    // GSM8K's own worked solutions are rationales: the first records become P.
+    const n = Math.min(o.exemplarCount ?? 8, Math.floor(records.length / 4));
+    exemplars = records.slice(0, n);
+    pool = records.slice(n);
+  } else {
+    throw new Error('--exemplars FILE is required for multiple-choice: CommonsenseQA records carry no rationales');
+  }
+  let evalRecs: Record<string, unknown>[];
+  if (o.evalFrom) {
+    evalRecs = await loadRecords(o.evalFrom, task, 'examples');
+  } else {
+    // hold out a tenth (at most 500) chosen by a hash of the position, so re-running init splits the same way
+    const nEval = Math.min(500, Math.max(1, Math.floor(pool.length / 10)));
+    const ranked = pool.map((r, i) => ({ r, h: hashSeed(o.seed ?? 0, 'split', i) })).sort((a, b) => a.h - b.h);
+    const held = new Set(ranked.slice(0, nEval).map((x) => x.r));
+    evalRecs = pool.filter((r) => held.has(r));
+    pool = pool.filter((r) => !held.has(r));
+  }
+  return { exemplars, train: pool, eval: evalRecs };
 }

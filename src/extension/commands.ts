@@ -4,7 +4,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { exportDataset, EXPORT_FORMATS, ExportFormat } from '../engine/export';
-import { CONFIG_FILE, initProject, InitOptions, loadData, openProject } from '../engine/project';
+import { CONFIG_FILE, initFilesPresent, initProject, InitOptions, loadData, openProject } from '../engine/project';
+import { hasWork, PickedRun, pickRun, whatHappened } from '../engine/runPick';
+import { exists, WouldOverwrite } from '../engine/safeFiles';
 import type { ProjectConfig } from '../engine/store/format';
 import { RunStore } from '../engine/store/runStore';
 import { TASK_NAMES, TaskName } from '../engine/tasks/task';
@@ -62,7 +64,7 @@ export async function newProject(ctx: Ctx, a: NewProjectArgs = {}): Promise<stri
   if (!parent) return void vscode.window.showErrorMessage('STaR: open a folder first; the project is created inside it.');
   const name = a.name ?? (await vscode.window.showInputBox({
     title: 'New STaR Project', prompt: 'Folder of the project (inside the workspace)', value: `star-${task}`,
-    validateInput: (v) => (!v.trim() ? 'a name is needed' : fs.existsSync(path.join(parent, v, CONFIG_FILE)) ? 'a project is already there' : undefined),
+    validateInput: (v) => (!v.trim() ? 'a name is needed' : clashes(path.join(parent, v))),
   }));
   if (!name) return;
   let size = a.size;
@@ -84,7 +86,12 @@ export async function newProject(ctx: Ctx, a: NewProjectArgs = {}): Promise<stri
     o.exemplarsFrom = pick[0].fsPath;
   }
   const dir = path.join(parent, name);
-  await initProject(dir, size === 'tiny' ? { ...o, ...TINY.init } : o);
+  try {
+    await initProject(dir, size === 'tiny' ? { ...o, ...TINY.init } : o);
+  } catch (e) {
+    const why = e instanceof WouldOverwrite ? `${clashes(dir)}; choose another folder` : (e as Error).message;
+    return void vscode.window.showErrorMessage(`STaR: no project created: ${why}`);
+  }
   if (size === 'tiny') {
     const file = path.join(dir, CONFIG_FILE);
     fs.writeFileSync(file, JSON.stringify(TINY.config(JSON.parse(fs.readFileSync(file, 'utf8'))), null, 2) + '\n');
@@ -94,6 +101,13 @@ export async function newProject(ctx: Ctx, a: NewProjectArgs = {}): Promise<stri
   ctx.tree.refresh();
   void vscode.window.showInformationMessage(`STaR: created ${name} (${task}). Next: "STaR: Run Iteration".`);
   return dir;
+}
+
+/** What a new project in `dir` would replace, in words; undefined when nothing. */
+function clashes(dir: string): string | undefined {
+  const present = initFilesPresent(dir);
+  if (!present.length) return undefined;
+  return `${present.join(', ')} already in ${path.basename(dir)}: a new project never replaces them`;
 }
 
 /** Runs execute what star.json names (a trainer command, a server URL) and write files: only in a trusted workspace. */
@@ -217,15 +231,36 @@ export async function openReport(ctx: Ctx, projectDir?: string, runDir?: string,
   if (!dir) return;
   let run = runDir ?? (ctx.selection.projectDir === dir ? ctx.selection.runDir : undefined);
   if (!run) {
-    const ids = RunStore.list(dir).reverse();
-    if (!ids.length) return void vscode.window.showWarningMessage('STaR: no runs yet; start one with "STaR: Run Iteration".');
-    const id = ids.length === 1 ? ids[0] : (await vscode.window.showQuickPick(ids, { placeHolder: 'Which run?' }));
+    if (!RunStore.list(dir).length)
+      return void vscode.window.showWarningMessage('STaR: no runs yet; start one with "STaR: Run Iteration".');
+    const picked = pickOrWarn(dir, 0);
+    if (!picked) return;
+    const id = await chooseRun(dir, picked);
     if (!id) return;
     run = path.join(RunStore.runsDir(dir), id);
   }
   const n = iteration ?? (ctx.selection.runDir === run ? ctx.selection.iteration : undefined) ?? defaultIteration(new RunStore(run));
   select(ctx, dir, run, n);
   ctx.report.show(run, n, focusId);
+}
+
+/** The run with finished work a command falls back on; a warning that says how each run stands when none has. */
+function pickOrWarn(dir: string, minIteration: number): PickedRun | undefined {
+  try {
+    return pickRun(dir, { minIteration });
+  } catch (e) {
+    return void vscode.window.showWarningMessage(`STaR: ${(e as Error).message}`);
+  }
+}
+
+/** Asks which run when there are several, the picked one first with why it was picked. */
+async function chooseRun(dir: string, picked: PickedRun): Promise<string | undefined> {
+  const ids = RunStore.list(dir).reverse();
+  if (ids.length === 1) return picked.store.id;
+  const others = ids.filter((id) => id !== picked.store.id)
+    .map((id) => ({ label: id, description: whatHappened(RunStore.at(dir, id)) }));
+  const items = [{ label: picked.store.id, description: picked.reason.replace(/^run \S+: /, '') }, ...others];
+  return (await vscode.window.showQuickPick(items, { placeHolder: 'Which run?' }))?.label;
 }
 
 export async function openExemplars(ctx: Ctx, projectDir?: string) {
@@ -235,21 +270,43 @@ export async function openExemplars(ctx: Ctx, projectDir?: string) {
   await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(file), ExemplarEditorProvider.viewType);
 }
 
-export async function exportCommand(ctx: Ctx, a: { projectDir?: string; format?: ExportFormat; out?: string; iteration?: number } = {}) {
+export interface ExportArgs {
+  projectDir?: string;
+  format?: ExportFormat;
+  /** Given, it skips the save dialog; an existing file is then replaced only with `force`. */
+  out?: string;
+  force?: boolean;
+  iteration?: number;
+}
+
+export async function exportCommand(ctx: Ctx, a: ExportArgs = {}) {
   const dir = await pickProject(ctx.selection, a.projectDir);
   if (!dir) return;
-  const store = ctx.selection.projectDir === dir && ctx.selection.runDir ? new RunStore(ctx.selection.runDir) : RunStore.latest(dir);
-  if (!store) return void vscode.window.showWarningMessage('STaR: no run to export.');
+  if (!RunStore.list(dir).length) return void vscode.window.showWarningMessage('STaR: no run to export.');
+  const { projectDir, runDir } = ctx.selection;
+  const selected = projectDir === dir && runDir ? new RunStore(runDir) : undefined;
+  const store = selected && hasWork(selected, 1) ? selected : pickOrWarn(dir, 1)?.store;
+  if (!store) return;
   const format = a.format ?? ((await vscode.window.showQuickPick([...EXPORT_FORMATS], { placeHolder: 'Format: sft = {prompt, completion} (TRL), openai-chat = {messages}' })) as ExportFormat | undefined);
   if (!format) return;
   const out = a.out ?? (await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(dir, `star-${store.id}-${format}.jsonl`)), filters: { JSONL: ['jsonl'] } }))?.fsPath;
   if (!out) return;
-  const project = await openProject(dir);
-  const { train } = await loadData(project);
-  const r = exportDataset(project.task, store, train, { format, out, iteration: a.iteration ?? (ctx.selection.runDir === store.dir ? ctx.selection.iteration : undefined) });
-  ctx.log.info(`exported ${r.rows} rows of ${store.id} iteration ${r.iteration} to ${out}`);
-  void vscode.window.showInformationMessage(`STaR: wrote ${r.rows} row(s) of iteration ${r.iteration} to ${path.basename(out)} (${r.skippedRejected} rejected left out).`);
-  return r;
+  // the save dialog itself asks before it returns a file that exists: that answer is the person's --force
+  const force = a.out === undefined ? exists(out) : !!a.force;
+  const chosen = ctx.selection.runDir === store.dir ? ctx.selection.iteration : undefined;
+  const iteration = a.iteration ?? (chosen && chosen > 0 ? chosen : undefined);
+  try {
+    const project = await openProject(dir);
+    const { train } = await loadData(project);
+    const r = exportDataset(project.task, store, train, { format, out, iteration, force });
+    ctx.log.info(`exported ${r.rows} rows of ${store.id} iteration ${r.iteration} to ${out}`);
+    const what = `${r.rows} row(s) of run ${store.id}, iteration ${r.iteration}, to ${path.basename(out)}`;
+    void vscode.window.showInformationMessage(`STaR: wrote ${what} (${r.skippedRejected} rejected left out).`);
+    return r;
+  } catch (e) {
+    ctx.log.error(`export of ${store.id} to ${out}: ${(e as Error).message}`);
+    return void vscode.window.showErrorMessage(`STaR: nothing exported: ${(e as Error).message}`);
+  }
 }
 
 export async function selectBackend(name?: string) {

@@ -72,7 +72,9 @@ export function buildReport(store: RunStore, iteration: number): ReportData {
 
 /** The other runs of the store's project that finished an iteration, each with what it does differently. */
 export function otherRuns(store: RunStore): OtherRun[] {
-  return compareRuns(store.projectDir, store).filter((r) => r.runId !== store.id);
+  return compareRuns(store.projectDir, store)
+    .filter((r) => r.runId !== store.id && r.evalAccuracy.length > 0)
+    .map(({ runId, differs, evalAccuracy }) => ({ runId, differs, evalAccuracy }));
 }
 
 /** Points drawn per curve at most: longer ones are averaged over runs of consecutive steps. */

@@ -43,12 +43,14 @@ function fixture(): RunStore {
   return store;
 }
 
+/** A folder for exports: never the run store, which export refuses to write into. */
+const outside = () => fs.mkdtempSync(path.join(os.tmpdir(), 'star-export-out-'));
 const read = (f: string) => fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
 describe('export', () => {
   test('sft: prompt/completion rows with provenance; rejected, failed and hint-leaking rows left out', () => {
     const store = fixture();
-    const out = path.join(store.dir, 'x', 'sft.jsonl');
+    const out = path.join(outside(), 'x', 'sft.jsonl');
     const r = exportDataset(gsm8k, store, D, { format: 'sft', out });
     assert.deepEqual([r.rows, r.skippedRejected, r.skippedHintLeaks], [3, 1, 1]);
     const rows = read(out);
@@ -64,7 +66,7 @@ describe('export', () => {
 
   test('openai-chat: a user and an assistant message per row', () => {
     const store = fixture();
-    const out = path.join(store.dir, 'chat.jsonl');
+    const out = path.join(outside(), 'chat.jsonl');
     exportDataset(gsm8k, store, D, { format: 'openai-chat', out });
     const rows = read(out);
     assert.equal(rows.length, 3);
@@ -74,7 +76,7 @@ describe('export', () => {
 
   test('hf: flat columns with provenance, and a dataset card beside the file (never over a README of someone else)', () => {
     const store = fixture();
-    const dir = path.join(store.dir, 'hf');
+    const dir = path.join(outside(), 'hf');
     const out = path.join(dir, 'train.jsonl');
     const r = exportDataset(gsm8k, store, D, { format: 'hf', out });
     assert.equal(r.card, path.join(dir, 'README.md'));
@@ -90,7 +92,7 @@ describe('export', () => {
     assert.match(card, /\*\*3\*\* rows: 1 found directly, 2 by rationalization/);
     assert.match(card, /1 row\(s\) a person rejected are left out/);
     // a README.md that is not ours stays
-    const other = path.join(store.dir, 'other');
+    const other = path.join(outside(), 'other');
     fs.mkdirSync(other);
     fs.writeFileSync(path.join(other, 'README.md'), '# mine\n');
     const r2 = exportDataset(gsm8k, store, D, { format: 'hf', out: path.join(other, 'data.jsonl') });

@@ -85,15 +85,23 @@ export function appendJsonl(file: string, records: unknown[]): void {
 
 /** Writes a whole file atomically: a reader (or a crash) sees the old content or the new, never half. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
+  const tmp = stagingPath(file);
+  writeDurably(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+/** Where a file is written before it is renamed into place. */
+export const stagingPath = (file: string) => `${file}.${process.pid}.tmp`;
+
+/** Writes a file and flushes it to disk before returning. */
+export function writeDurably(file: string, data: string | Uint8Array): void {
+  const fd = fs.openSync(file, 'w');
   try {
     fs.writeSync(fd, data as any);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
-  fs.renameSync(tmp, file);
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {

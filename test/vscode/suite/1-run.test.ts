@@ -7,7 +7,7 @@ import type { IterationMetrics, RunEvent, RunJson } from '../../../src/engine/st
 import { RunStore } from '../../../src/engine/store/runStore';
 import type { RunResult } from '../../../src/extension/runner';
 import type { Node } from '../../../src/extension/tree';
-import { api, CLI, newTinyProject, projectWithRun, readJsonl, until } from '../helpers';
+import { api, CLI, newTinyProject, projectWithRun, readJsonl, until, workspaceDir } from '../helpers';
 
 const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../../package.json'), 'utf8'));
 
@@ -32,6 +32,19 @@ suite('commands, runs and the tree', () => {
     assert.strictEqual(readJsonl(path.join(dir, 'data/train.jsonl')).length, 40);
     const roots = await a.tree.getChildren();
     assert.ok(roots.some((n) => n.kind === 'project' && n.dir === dir), 'the tree lists the new project');
+  });
+
+  test('New STaR Project in a folder with the user\'s data says so and replaces nothing', async () => {
+    await api();
+    const dir = path.join(workspaceDir(), 'mine-data');
+    fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'data', 'train.jsonl'), '{"question": "1+1", "answer": "2"}\n');
+    const args = { name: 'mine-data', task: 'arithmetic', size: 'tiny' };
+    const made = await vscode.commands.executeCommand('starStudio.newProject', args);
+    assert.strictEqual(made, undefined, 'refused, as an error message rather than a failed command');
+    const train = fs.readFileSync(path.join(dir, 'data', 'train.jsonl'), 'utf8');
+    assert.strictEqual(train, '{"question": "1+1", "answer": "2"}\n');
+    assert.deepStrictEqual(fs.readdirSync(dir), ['data'], 'no star.json, nothing added');
   });
 
   test('Run Iteration trains in a child process while the extension host stays responsive', async () => {

@@ -157,6 +157,22 @@ suite('report, annotations, failed questions, export', () => {
     assert.strictEqual(readJsonl(out1).length, r1.rows);
   });
 
+  test('Export Dataset never writes over the project\'s data, nor over a file unless told to', async () => {
+    const { dir } = await projectWithRun();
+    const exportTo = (out: string, force?: boolean) => vscode.commands.executeCommand<{ rows: number } | undefined>(
+      'starStudio.exportDataset', { projectDir: dir, format: 'sft', out, force });
+    const train = path.join(dir, 'data', 'train.jsonl');
+    const before = fs.readFileSync(train);
+    assert.strictEqual(await exportTo(train, true), undefined, 'refused with an error message');
+    assert.ok(fs.readFileSync(train).equals(before), 'the training set byte for byte');
+    const mine = path.join(dir, 'my-notes.jsonl');
+    fs.writeFileSync(mine, 'my notes\n');
+    assert.strictEqual(await exportTo(mine), undefined);
+    assert.strictEqual(fs.readFileSync(mine, 'utf8'), 'my notes\n');
+    const r = await exportTo(mine, true);
+    assert.strictEqual(readJsonl(mine).length, r!.rows, 'replaced when told to');
+  });
+
   test('the report draws each iteration\'s training loss, and the loss of a run in progress as it trains', async () => {
     const a = await api();
     const { dir, result } = await projectWithRun();
