@@ -1,29 +1,24 @@
 // Configurations that cannot work are refused before the run does any work, with numbers a user can act on.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { selectBackend } from '../../src/engine/compute/backend';
-import { initProject, openProject } from '../../src/engine/project';
+import { openProject } from '../../src/engine/project';
 import { runStar } from '../../src/engine/star';
 import type { ProjectConfig, RunEvent } from '../../src/engine/store/format';
 import { RunStore } from '../../src/engine/store/runStore';
+import { tinyProject } from '../fixtures/starCli';
 
 /** A small arithmetic project with its star.json changed by `edit`. */
-async function project(edit: (c: ProjectConfig) => void): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'star-fit-'));
-  await initProject(dir, { task: 'arithmetic', trainCount: 24, exemplarCount: 8, exemplarMaxDigits: 2, maxDigits: 3, evalMaxDigits: 2, evalPerDigit: 4, seed: 3 });
-  const file = path.join(dir, 'star.json');
-  const c = JSON.parse(fs.readFileSync(file, 'utf8')) as ProjectConfig;
-  c.model = { ...c.model, compute: 'wasm', nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 64, dropout: 0 };
-  c.training = { ...c.training, baseSteps: 2, schedule: { kind: 'exponential', base: 2, growth: 1 }, batchSize: 4 };
-  c.sampling = { ...c.sampling, maxNewTokens: 20 };
-  c.star = { ...c.star, iterations: 1 };
-  edit(c);
-  fs.writeFileSync(file, JSON.stringify(c, null, 2));
-  return dir;
-}
+const project = (edit: (c: ProjectConfig) => void) =>
+  tinyProject((c) => {
+    c.model = { ...c.model, compute: 'wasm', nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 64, dropout: 0 };
+    c.training = { ...c.training, baseSteps: 2, schedule: { kind: 'exponential', base: 2, growth: 1 }, batchSize: 4 };
+    c.sampling = { ...c.sampling, maxNewTokens: 20 };
+    c.star = { ...c.star, iterations: 1 };
+    edit(c);
+  }, { trainCount: 24, exemplarCount: 8, exemplarMaxDigits: 2, maxDigits: 3, evalMaxDigits: 2, evalPerDigit: 4 });
 
 /** Runs the loop expecting a refusal: its message; a refused start leaves no run behind. */
 async function refused(dir: string): Promise<{ message: string }> {

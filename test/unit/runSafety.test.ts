@@ -138,7 +138,7 @@ describe('Ctrl-C and resume', () => {
     assert.ok(hard, 'a second Ctrl-C inside a step ends the process before the step does');
     const store = RunStore.latest(dir)!;
     assert.ok(!fs.existsSync(path.join(store.dir, LOCK_FILE)), 'the lock goes with the process');
-    assert.match((await cli(['report', dir])).stdout, /\(interrupted,/);
+    assert.match((await cli(['report', dir, '--run', store.id])).stdout, /\(interrupted,/);
     const again = new StarProcess(['run', dir, '--resume', '--json']);
     assert.equal((await interrupt(again, training(0))).code, 130);
     assert.equal(store.readRun().status, 'stopped');

@@ -13,9 +13,10 @@ import { GPT, GPTConfig } from '../../src/engine/model/gpt';
 import { CharTokenizer } from '../../src/engine/model/tokenizer';
 import { sample } from '../../src/engine/model/sample';
 import { StopRequested, train } from '../../src/engine/model/train';
-import { initProject, openProject } from '../../src/engine/project';
+import { openProject } from '../../src/engine/project';
 import { runStar } from '../../src/engine/star';
-import type { ProjectConfig, RunEvent } from '../../src/engine/store/format';
+import type { RunEvent } from '../../src/engine/store/format';
+import { tinyProject } from '../fixtures/starCli';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -291,15 +292,12 @@ describe('fused WebGPU decoder', () => {
 
 test('a STaR run on WebGPU trains and generates with the fused kernels and its log says so', async (t) => {
   if (unavailable) return t.skip(unavailable);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'star-webgpu-run-'));
-  await initProject(dir, { task: 'arithmetic', trainCount: 16, exemplarCount: 16, exemplarMaxDigits: 1, maxDigits: 1, evalMaxDigits: 1, evalPerDigit: 8, seed: 3 });
-  const file = path.join(dir, 'star.json');
-  const c = JSON.parse(fs.readFileSync(file, 'utf8')) as ProjectConfig;
-  c.model = { ...c.model, compute: 'webgpu', nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 48, dropout: 0.1 };
-  c.training = { ...c.training, baseSteps: 12, schedule: { kind: 'exponential', base: 6, growth: 1.2 }, batchSize: 8 };
-  c.sampling = { ...c.sampling, maxNewTokens: 24 };
-  c.star = { ...c.star, iterations: 1, seed: 1 };
-  fs.writeFileSync(file, JSON.stringify(c, null, 2));
+  const dir = await tinyProject((c) => {
+    c.model = { ...c.model, compute: 'webgpu', nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 48, dropout: 0.1 };
+    c.training = { ...c.training, baseSteps: 12, schedule: { kind: 'exponential', base: 6, growth: 1.2 }, batchSize: 8 };
+    c.sampling = { ...c.sampling, maxNewTokens: 24 };
+    c.star = { ...c.star, iterations: 1, seed: 1 };
+  }, { trainCount: 16, exemplarCount: 16, exemplarMaxDigits: 1, maxDigits: 1, evalMaxDigits: 1, evalPerDigit: 8 });
   const events: RunEvent[] = [];
   const store = await runStar(await openProject(dir), {}, (e) => events.push(e));
   const logs = events.flatMap((e) => (e.type === 'log' ? [e.message] : []));
