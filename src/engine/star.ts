@@ -99,7 +99,7 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       const message = `took over the writer lock of ${describeHolder(lock.tookOver)}: that process is gone`;
       notes.unshift({ type: 'log', level: 'warn', message });
     }
-    return await runLoop(project, store, data, planned, backend, opts, emit, notes);
+    return await runLoop(project, store, { ...data, P }, planned, backend, opts, emit, notes);
   } finally {
     lock?.release();
   }
@@ -108,7 +108,7 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
 async function runLoop(
   project: Project,
   store: RunStore,
-  data: { train: Example[]; eval: Example[] },
+  data: { train: Example[]; eval: Example[]; P: Exemplar[] },
   run: RunJson,
   backend: { description: string; skipped: string[] },
   opts: RunOptions,
@@ -116,8 +116,8 @@ async function runLoop(
   notes: RunEvent[],
 ): Promise<RunStore> {
   const { task } = project;
-  const config = run.config;
-  const P = run.exemplars.map((r, i) => task.exemplarFromRecord(r, `p-${i + 1}`));
+  const { config } = run;
+  const { P } = data;
   const remote = config.model.backend === 'openai';
   const say = (e: RunEvent) => { store.appendEvent(e); emit(e); };
   // The run's stop also cancels requests in flight; answers already received stay in the cache.
