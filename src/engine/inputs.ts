@@ -12,7 +12,9 @@ export function fingerprint(file: string, records: Example[]): InputFingerprint 
   return { file, records: records.length, sha256: h.digest('hex') };
 }
 
-export function runInputs(config: ProjectConfig, data: { train: Example[]; eval: Example[]; exemplars: Exemplar[] }): RunInputs {
+export function runInputs(
+  config: ProjectConfig, data: { train: Example[]; eval: Example[]; exemplars: Exemplar[] },
+): RunInputs {
   return {
     train: fingerprint(config.train, data.train),
     eval: fingerprint(config.eval, data.eval),
@@ -32,7 +34,9 @@ export function describeChanges(before: RunInputs, now: RunInputs, D: Example[],
     const [a, b] = [before[k], now[k]];
     if (a.file === b.file && a.sha256 === b.sha256) continue;
     const file = a.file === b.file ? a.file : `${a.file} -> ${b.file}`;
-    const count = a.records === b.records ? `still ${b.records} records, contents differ` : `${a.records} -> ${b.records} records`;
+    const count = a.records === b.records
+      ? `still ${b.records} records, contents differ`
+      : `${a.records} -> ${b.records} records`;
     let line = `${ROLE[k]} (${file}): ${count}`;
     if (k === 'train' && seen.length) {
       const ids = new Set(D.map((x) => x.id));
@@ -45,9 +49,12 @@ export function describeChanges(before: RunInputs, now: RunInputs, D: Example[],
   return out;
 }
 
+/** The code of InputsChangedError, for a caller that offers a way out (the extension: a new run). */
+export const INPUTS_CHANGED = 'inputs-changed';
+
 /** A resume whose inputs changed: refused unless told to go on (`--accept-changes`), or start a new run. */
 export class InputsChangedError extends Error {
-  readonly code = 'inputs-changed';
+  readonly code = INPUTS_CHANGED;
   constructor(readonly runId: string, readonly changes: string[]) {
     super(
       `the inputs of run ${runId} changed since it last ran:\n  ${changes.join('\n  ')}\n` +

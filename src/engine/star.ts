@@ -89,7 +89,9 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       : await selectBackend(opts.compute ?? planned.config.model.compute);
     if (remote) resolveApiKey(openaiSettings(planned.config.model), opts.apiKey);
     const P = planned.exemplars.map((r, i) => project.task.exemplarFromRecord(r, `p-${i + 1}`));
-    const fits = 'name' in backend ? checkRunFits(project.task, planned.config, P, data, project.dir, backend.name) : [];
+    const fits = 'name' in backend
+      ? checkRunFits(project.task, planned.config, P, data, project.dir, backend.name)
+      : [];
     let store: RunStore;
     if (resumed) store = resumed.store;
     else ({ store, lock } = createRun(project, planned));
@@ -141,7 +143,8 @@ async function runLoop(
     for (const s of backend.skipped) say({ type: 'log', level: 'info', message: `backend ${s}` });
     for (const e of notes) say(e);
     const changed = run.inputChanges?.[run.inputChanges.length - 1];
-    if (opts.acceptChanges && changed) say({ type: 'log', level: 'warn', message: `going on with changed inputs: ${changed.changes.join('; ')}` });
+    if (opts.acceptChanges && changed)
+      say({ type: 'log', level: 'warn', message: `going on with changed inputs: ${changed.changes.join('; ')}` });
 
     // M0: the base model, evaluated as iteration 0.
     const baseDir = store.ensureIter(0);
@@ -152,7 +155,9 @@ async function runLoop(
       let steps = 0;
       const progress = trainingProgress(store, 0, emit);
       if (!modelReady(baseDir)) ({ loss, steps } = await progress.run(() =>
-        makeBaseModel(task, config, P, data.train, data.eval, baseDir, project.dir, progress.onStep, opts.shouldStop, gen.info)));
+        makeBaseModel(
+          task, config, P, data.train, data.eval, baseDir, project.dir, progress.onStep, opts.shouldStop, gen.info,
+        )));
       const tTrain = (Date.now() - t0) / 1000;
       const ev = await evaluate(task, config, baseDir, data.eval, P, gen, (d, n) => emit({ type: 'progress', iteration: 0, phase: 'eval', done: d, total: n }));
       store.writeEval(0, ev.lines);
@@ -284,22 +289,26 @@ function claimRun(project: Project, opts: RunOptions): { store: RunStore; lock: 
 function resumedRun(project: Project, store: RunStore, data: LoadedData, opts: RunOptions): RunJson {
   const run = store.readRun();
   const star = run.config.star;
-  const refuse = (why: string) => new Error(`run ${run.id}: ${why}; start a new run for that (\`star run\` without --resume)`);
-  if (project.config.task !== run.task) throw refuse(`star.json's task is now ${project.config.task}, the run's is ${run.task}`);
-  if (opts.seed !== undefined && opts.seed !== star.seed) throw refuse(`it runs with seed ${star.seed}, not ${opts.seed}`);
+  const refuse = (why: string) =>
+    new Error(`run ${run.id}: ${why}; start a new run for that (\`star run\` without --resume)`);
+  if (project.config.task !== run.task)
+    throw refuse(`star.json's task is now ${project.config.task}, the run's is ${run.task}`);
+  if (opts.seed !== undefined && opts.seed !== star.seed)
+    throw refuse(`it runs with seed ${star.seed}, not ${opts.seed}`);
   if (opts.rationalize !== undefined && opts.rationalize !== star.rationalize)
     throw refuse(`it runs ${star.rationalize ? 'with' : 'without'} rationalization`);
   if (opts.iterations !== undefined && opts.iterations < star.iterations)
-    throw refuse(`it plans ${star.iterations} iterations; --iterations ${opts.iterations} would shorten it (Ctrl-C stops a run early)`);
+    throw refuse(
+      `it plans ${star.iterations} iterations; --iterations ${opts.iterations} would shorten it (Ctrl-C stops a run early)`,
+    );
 
   const inputs = runInputs(project.config, data);
   const before = run.inputs ?? legacyInputs(run, inputs);
   const seen = [run.iterationsDone, run.iterationsDone + 1].flatMap((n) => store.readGenerations(n).map((l) => l.id));
   const changes = describeChanges(before, inputs, data.train, seen);
   if (changes.length && !opts.acceptChanges) throw new InputsChangedError(run.id, changes);
-  const inputChanges = changes.length
-    ? [...(run.inputChanges ?? []), { time: new Date().toISOString(), beforeIteration: run.iterationsDone + 1, changes }]
-    : run.inputChanges;
+  const change = { time: new Date().toISOString(), beforeIteration: run.iterationsDone + 1, changes };
+  const inputChanges = changes.length ? [...(run.inputChanges ?? []), change] : run.inputChanges;
 
   const now = project.config;
   const sameModel = now.model.backend === run.config.model.backend && now.model.model === run.config.model.model;

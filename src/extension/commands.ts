@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { INPUTS_CHANGED } from '../engine/inputs';
 import { exportDataset, EXPORT_FORMATS, ExportFormat } from '../engine/export';
 import { CONFIG_FILE, initFilesPresent, initProject, InitOptions, loadData, openProject } from '../engine/project';
 import { hasWork, PickedRun, pickRun, whatHappened } from '../engine/runPick';
@@ -132,7 +133,8 @@ async function startRun(ctx: Ctx, projectDir: string, options: WorkerRunOptions,
   try {
     const apiKey = await ctx.apiKeys.forProject(projectDir);
     const overrides = runOverrides(!!options.resume);
-    const r = await runWithProgress(ctx.runner, { projectDir, options: { ...overrides, ...options, ...(apiKey ? { apiKey } : {}) } }, title);
+    const request = { projectDir, options: { ...overrides, ...options, ...(apiKey ? { apiKey } : {}) } };
+    const r = await runWithProgress(ctx.runner, request, title);
     ctx.tree.refresh();
     if (r.runDir) {
       const store = new RunStore(r.runDir);
@@ -180,7 +182,8 @@ export async function runIteration(ctx: Ctx, projectDir?: string, changed?: Chan
   const run = latest.readRun();
   const next = run.iterationsDone + 1;
   // one more iteration: a run that plans more keeps its plan and stops after this one
-  const options = { resume: true, runId: latest.id, iterations: Math.max(next, run.config.star.iterations), untilIteration: next };
+  const iterations = Math.max(next, run.config.star.iterations);
+  const options = { resume: true, runId: latest.id, iterations, untilIteration: next };
   return resumeRun(ctx, dir, options, `STaR: iteration ${next}`, { iterations: 1 }, changed);
 }
 
@@ -205,10 +208,15 @@ export async function resume(ctx: Ctx, projectDir?: string, changed?: ChangedInp
   return resumeRun(ctx, dir, { resume: true, runId: latest.id }, `STaR: resuming ${latest.id}`, {}, changed);
 }
 
-const INPUTS_CHANGED = 'inputs-changed';
 const CHOICES = { 'new-run': 'Start a New Run', 'resume-anyway': 'Resume with the Changed Data' } as const;
 /** What to do when a resumed run's inputs changed (tests pass it; a person is asked). */
 export type ChangedInputs = keyof typeof CHOICES;
+
+/** The modal that offers a new run or going on with the changed data. */
+async function ask(message: string, detail: string): Promise<ChangedInputs | undefined> {
+  const label = await vscode.window.showWarningMessage(message, { modal: true, detail }, ...Object.values(CHOICES));
+  return (Object.keys(CHOICES) as ChangedInputs[]).find((k) => CHOICES[k] === label);
+}
 
 /** Resumes a run; when D, the held-out split or P changed since it last ran, offers a new run instead. */
 async function resumeRun(
@@ -218,8 +226,7 @@ async function resumeRun(
   if (r?.errorCode !== INPUTS_CHANGED) return r;
   const [head, ...lines] = (r.error ?? '').split('\n').map((l) => l.trim());
   const detail = lines.filter((l) => !l.includes('--accept-changes')).join('\n');
-  const choice = changed ?? (await vscode.window.showWarningMessage(`STaR: ${head}`, { modal: true, detail }, ...Object.values(CHOICES))
-    .then((label) => (Object.keys(CHOICES) as ChangedInputs[]).find((k) => CHOICES[k] === label)));
+  const choice = changed ?? (await ask(`STaR: ${head}`, detail));
   ctx.log.info(`${head} ${detail.replace(/\n/g, '; ')}: ${choice ?? 'nothing done'}`);
   if (choice === 'new-run') return startRun(ctx, dir, fresh, 'STaR: new run');
   if (choice === 'resume-anyway') return startRun(ctx, dir, { ...options, acceptChanges: true }, title);

@@ -44,7 +44,8 @@ export function activate(context: vscode.ExtensionContext): Api {
     runner.onDidChangeRunning((on) => { setContext('starStudio.running', on); if (!on) void updateContext(); }),
     tree.onDidChangeTreeData(() => void updateContext()),
     reg('starStudio.newProject', (a?: cmd.NewProjectArgs) => cmd.newProject(ctx, a)),
-    reg('starStudio.runIteration', (dir?: unknown, changed?: cmd.ChangedInputs) => cmd.runIteration(ctx, dirArg(dir), changed)),
+    reg('starStudio.runIteration', (dir?: unknown, changed?: cmd.ChangedInputs) =>
+      cmd.runIteration(ctx, dirArg(dir), changed)),
     reg('starStudio.runIterations', (dir?: unknown, n?: number) => cmd.runIterations(ctx, dirArg(dir), n)),
     reg('starStudio.stop', () => runner.stop()),
     reg('starStudio.resume', (dir?: unknown, changed?: cmd.ChangedInputs) => cmd.resume(ctx, dirArg(dir), changed)),

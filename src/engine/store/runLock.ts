@@ -18,7 +18,8 @@ export class RunLockedError extends Error {
       : '';
     super(
       `run ${path.basename(runDir)} is being written by another process: ${describeHolder(holder)}. ` +
-        `Wait for it to end or stop it (Ctrl-C, or STaR: Stop), then resume; runs side by side need a new run.${elsewhere}`,
+        'Wait for it to end or stop it (Ctrl-C, or STaR: Stop), then resume; runs side by side need a new run.' +
+        elsewhere,
     );
   }
 }
