@@ -55,7 +55,12 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
 const TRY: Record<BackendName, () => Promise<string>> = {
   async tensorflow() {
     if (process.env.STAR_NO_TFJS_NODE === '1') throw new Error('disabled by STAR_NO_TFJS_NODE');
-    nodeRequire('@tensorflow/tfjs-node');
+    try {
+      nodeRequire('@tensorflow/tfjs-node');
+    } catch {
+      throw new Error('@tensorflow/tfjs-node is not installed (an optional dependency whose install downloads ' +
+        'libtensorflow; where that fails, use wasm)');
+    }
     if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node loaded but its backend did not start');
     return 'tensorflow (tfjs-node)';
   },
