@@ -106,7 +106,7 @@ program
     const rows = reportRows(store);
     if (o.json) return console.log(JSON.stringify({ run: store.id, rows }, null, 2));
     const run = store.readRun();
-    console.log(`run ${store.id}  (${store.state()}, task ${run.task}, backend ${run.backend || '?'})`);
+    console.log(`run ${store.id}  (${store.state(run)}, task ${run.task}, backend ${run.backend || '?'})`);
     if (o.markdown) return console.log(markdownTable(rows));
     printRows(rows);
   });

@@ -1,6 +1,5 @@
 // The runs of one project side by side: each run's held-out accuracy by iteration and what its config and P do
 // differently from a reference run (an ablation, another seed, an edited P). `star compare` and the report use it.
-import * as path from 'path';
 import type { RunState } from './store/format';
 import { RunStore } from './store/runStore';
 
@@ -18,7 +17,7 @@ export function compareRuns(projectDir: string, reference: RunStore): RunCompari
   const mine = reference.readRun();
   const out: RunComparison[] = [];
   for (const id of RunStore.list(projectDir)) {
-    const other = new RunStore(path.join(RunStore.runsDir(projectDir), id));
+    const other = RunStore.at(projectDir, id);
     const done = other.finishedIterations();
     const run = other.readRun();
     // how many iterations a run planned says nothing of how each ran: the accuracies show how far it got
@@ -28,7 +27,7 @@ export function compareRuns(projectDir: string, reference: RunStore): RunCompari
     out.push({
       runId: id,
       differs: id === reference.id ? '' : shown.length ? shown.join(', ') : 'same config',
-      state: other.state(),
+      state: other.state(run),
       evalAccuracy: done.map((n) => ({ iteration: n, accuracy: other.readMetrics(n)!.eval.accuracy })),
     });
   }

@@ -57,8 +57,9 @@ export function whatHappened(store: RunStore): string {
   let state: string;
   let error: string | undefined;
   try {
-    state = store.state();
-    error = store.readRun().error?.split('\n')[0];
+    const run = store.readRun();
+    state = store.state(run);
+    error = run.error?.split('\n')[0];
   } catch (e) {
     return `has a run.json that cannot be read (${(e as Error).message})`;
   }

@@ -34,12 +34,15 @@ export class StarTree implements vscode.TreeDataProvider<Node> {
   async getChildren(node?: Node): Promise<Node[]> {
     if (!node) return (await findProjects()).map((dir) => ({ kind: 'project', dir }));
     if (node.kind === 'project') {
-      const runs = RunStore.list(node.dir).reverse().map((id) => new RunStore(path.join(RunStore.runsDir(node.dir), id)));
+      const runs = RunStore.list(node.dir).reverse().map((id) => RunStore.at(node.dir, id));
       let file = 'exemplars.jsonl';
       try { file = loadProjectConfig(node.dir).exemplars; } catch { /* a broken star.json still lists its runs */ }
       return [
         { kind: 'exemplars', dir: node.dir, file: path.resolve(node.dir, file) },
-        ...runs.map((s): Node => ({ kind: 'run', dir: node.dir, runDir: s.dir, run: s.readRun(), state: s.state() })),
+        ...runs.map((s): Node => {
+          const run = s.readRun();
+          return { kind: 'run', dir: node.dir, runDir: s.dir, run, state: s.state(run) };
+        }),
       ];
     }
     if (node.kind === 'run') {

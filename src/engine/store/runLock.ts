@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { LOCK_FILE, WriterLock } from './format';
+import { stagingPath, writeDurably } from './jsonl';
 
 /** A second writer: the message names the holder and what to do. */
 export class RunLockedError extends Error {
@@ -116,8 +117,8 @@ function takeOver(file: string, stale: string): 'removed' | 'changed' | 'busy' {
 
 /** Creates `file` with `text` unless it exists, atomically: a reader never sees it half written. */
 function createExclusive(file: string, text: string): boolean {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text);
+  const tmp = stagingPath(file);
+  writeDurably(tmp, text);
   try {
     fs.linkSync(tmp, file);
     return true;

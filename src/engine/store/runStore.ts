@@ -35,7 +35,7 @@ export class RunStore {
 
   static latest(projectDir: string): RunStore | undefined {
     const ids = RunStore.list(projectDir);
-    return ids.length ? new RunStore(path.join(RunStore.runsDir(projectDir), ids[ids.length - 1])) : undefined;
+    return ids.length ? RunStore.at(projectDir, ids[ids.length - 1]) : undefined;
   }
 
   /** The run `id` of a project (which need not exist yet). */
@@ -74,8 +74,8 @@ export class RunStore {
   }
 
   /** The status as a reader should show it: `running` only while its writer lives, else `interrupted`. */
-  state(): RunState {
-    const { status } = this.readRun();
+  state(run = this.readRun()): RunState {
+    const { status } = run;
     return status === 'running' && !writerAlive(this.dir) ? 'interrupted' : status;
   }
 
