@@ -63,8 +63,13 @@ describe('one writer per run', () => {
     // three resumes at once on the dead writer's lock: one takes it over, the others are refused naming it
     const racers = [1, 2, 3].map(() => new StarProcess(['run', dir, '--resume', '--run', runA.id, '--json']));
     const tookOver = (e: RunEvent) => e.type === 'log' && /took over the writer lock/.test(e.message);
-    const b = await Promise.any(racers.map((p) => p.waitFor(tookOver).then(() => p)));
-    const took = b.events.find(tookOver) as { message: string };
+    // each racer either trains (it has the lock) or ends (refused)
+    await Promise.all(racers.map((p) => p.waitFor(training(0)).catch(() => undefined)));
+    const winners = racers.filter((p) => p.events.some(training(0)));
+    assert.equal(winners.length, 1, 'one writer');
+    const b = winners[0];
+    const took = b.events.find(tookOver) as { message: string } | undefined;
+    assert.ok(took, 'the winner says it took over');
     assert.match(took.message, new RegExp(`pid ${a.pid} on .*: that process is gone`));
     assert.equal(readLock(runA.dir)?.pid, b.pid);
     for (const p of racers.filter((r) => r !== b)) {

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { LOCK_FILE, WriterLock } from './format';
-import { stagingPath, writeDurably } from './jsonl';
+import { stagingPath, writeDurably, writeFileAtomic } from './jsonl';
 
 /** A second writer: the message names the holder and what to do. */
 export class RunLockedError extends Error {
@@ -77,39 +77,42 @@ export function acquireRunLock(runDir: string, command = commandLine()): HeldLoc
     ...(bootId() ? { bootId: bootId() } : {}),
   };
   const text = JSON.stringify(mine, null, 2) + '\n';
-  let tookOver: WriterLock | undefined;
+  const held = (tookOver?: WriterLock): HeldLock => {
+    const release = () => {
+      process.off('exit', release);
+      if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) fs.rmSync(file, { force: true });
+    };
+    // process.exit (a second Ctrl-C) runs 'exit' handlers synchronously: the lock goes with the process
+    process.on('exit', release);
+    return { release, tookOver };
+  };
   // a few rounds: another process may be taking over the same stale lock at this moment
   for (let attempt = 0; attempt < 200; attempt++) {
-    if (createExclusive(file, text)) {
-      const release = () => {
-        process.off('exit', release);
-        if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) fs.rmSync(file, { force: true });
-      };
-      // process.exit (a second Ctrl-C) runs 'exit' handlers synchronously: the lock goes with the process
-      process.on('exit', release);
-      return { release, tookOver };
-    }
-    const held = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
-    if (held === undefined) continue; // released in between
-    const holder = parseLock(held);
+    if (createExclusive(file, text)) return held();
+    const stale = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+    if (stale === undefined) continue; // released in between
+    const holder = parseLock(stale);
     if (holder && holderAlive(holder)) throw new RunLockedError(runDir, holder);
     if (!holder && Date.now() - mtime(file) < 10_000) throw new Error(`${file}: another process is taking the lock`);
-    const r = takeOver(file, held);
-    if (r === 'removed') tookOver = holder ?? { pid: -1, host: '?', startedAt: '?', command: 'unreadable lock' };
+    const r = takeOver(file, stale, text);
+    if (r === 'taken') return held(holder ?? { pid: -1, host: '?', startedAt: '?', command: 'unreadable lock' });
     if (r === 'busy') sleep(5);
   }
   throw new Error(`${file}: could not take the run's writer lock`);
 }
 
-/** Replaces a dead holder's lock; only one process may do so at a time, or two could each remove the other's. */
-function takeOver(file: string, stale: string): 'removed' | 'changed' | 'busy' {
+/**
+ * Replaces a dead holder's lock with ours in one rename, so the lock file never goes missing for a third process to
+ * create unannounced; only one process may try at a time (the guard), or two could each replace the other's.
+ */
+function takeOver(file: string, stale: string, text: string): 'taken' | 'changed' | 'busy' {
   const guard = `${file}.takeover`;
   if (fs.existsSync(guard) && Date.now() - mtime(guard) > 30_000) fs.rmSync(guard, { force: true });
   if (!createExclusive(guard, String(process.pid))) return 'busy';
   try {
     if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== stale) return 'changed';
-    fs.rmSync(file);
-    return 'removed';
+    writeFileAtomic(file, text);
+    return 'taken';
   } finally {
     fs.rmSync(guard, { force: true });
   }
