@@ -20,6 +20,7 @@ import { StopRequested } from './model/train';
 import { evaluate, GenContext, generatorFor, makeBaseModel, modelReady, trainerFor } from './models';
 import { budgets, examplesOf, promptOf, turnsOf } from './prompts';
 import { hashSeed } from './random';
+import { trainSteps } from './schedule';
 import { loadData, Project } from './project';
 import { checkRunFits } from './preflight';
 import { Curation, curationBefore } from './curation';
@@ -36,7 +37,6 @@ import {
   RunEvent,
   RunInputs,
   RunJson,
-  StepSchedule,
   TrainExample,
   UsageCounters,
 } from './store/format';
@@ -68,12 +68,7 @@ type LoadedData = Awaited<ReturnType<typeof loadData>>;
 
 export { InputsChangedError, StopRequested };
 
-/** Steps of iteration n (1-based) under a schedule; the paper's default is 40 * 1.2^(n-1). */
-export function trainSteps(s: StepSchedule, n: number, examples: number, batchSize: number): number {
-  if (s.kind === 'exponential') return Math.round(s.base * Math.pow(s.growth, n - 1));
-  if (s.kind === 'linear') return Math.round(s.base + s.increment * (n - 1));
-  return Math.max(1, Math.ceil((s.epochs * examples) / batchSize));
-}
+export { trainSteps };
 
 export async function runStar(project: Project, opts: RunOptions, emit: (e: RunEvent) => void): Promise<RunStore> {
   // A resume takes the run's writer lock before anything else, so a second writer is refused at once.
