@@ -5,8 +5,10 @@ import { build } from 'esbuild';
 import { writeFileSync } from 'fs';
 
 const out = await build({
-  entryPoints: ['src/engine/configSchema.ts'], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'warning',
+  entryPoints: ['src/engine/configSchema.ts'], bundle: true, platform: 'node', format: 'esm', write: false,
+  logLevel: 'warning',
 });
-const { starSchemaText } = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
+const code = Buffer.from(out.outputFiles[0].text).toString('base64');
+const { starSchemaText } = await import(`data:text/javascript;base64,${code}`);
 writeFileSync('schemas/star.schema.json', starSchemaText());
 console.log('wrote schemas/star.schema.json');

@@ -24,7 +24,8 @@ function validator(): ValidateFunction {
 export function schemaProblems(raw: unknown, src: ConfigText): ConfigProblem[] {
   const validate = validator();
   if (validate(raw)) return [];
-  const found = (validate.errors ?? []).map((e) => problemOf(e, src)).filter((p): p is ConfigProblem => p !== undefined);
+  const found = (validate.errors ?? []).map((e) => problemOf(e, src))
+    .filter((p): p is ConfigProblem => p !== undefined);
   const once = found.filter((p, i) => found.findIndex((q) => q.message === p.message) === i);
   return once.sort((a, b) => a.line - b.line);
 }
@@ -50,7 +51,9 @@ function propertySchema(schemaPath: string, key: string): Schema | undefined {
   return undefined;
 }
 
-const variantOf = (s: Schema | undefined) => (typeof s?.title === 'string' ? ` for ${s.title}` : '');
+/** " for a command trainer": the variant of a nested object a key belongs to (the file's own title is none). */
+const variantOf = (s: Schema | undefined, at: ConfigPath) =>
+  (at.length && typeof s?.title === 'string' ? ` for ${s.title}` : '');
 
 const lowerFirst = (s: string) => s.charAt(0).toLowerCase() + s.slice(1).replace(/\.$/, '');
 
@@ -65,7 +68,7 @@ function problemOf(e: ErrorObject, src: ConfigText): ConfigProblem | undefined {
     case 'additionalProperties': {
       const key = [...at, String(e.params.additionalProperty)];
       const allowed = Object.keys((parent?.properties ?? {}) as object).join(', ');
-      return said(key, `unknown setting "${pathName(key)}"${variantOf(parent)} (allowed: ${allowed})`);
+      return said(key, `unknown setting "${pathName(key)}"${variantOf(parent, at)} (allowed: ${allowed})`);
     }
     case 'required': {
       const key = String(e.params.missingProperty);
@@ -73,7 +76,7 @@ function problemOf(e: ErrorObject, src: ConfigText): ConfigProblem | undefined {
       if ((parent?.discriminator as { propertyName?: string } | undefined)?.propertyName === key) return undefined;
       const sub = propertySchema(e.schemaPath, key);
       const what = sub && sub.const === undefined ? `: ${allowedValues(sub)}` : '';
-      return said(at, `"${pathName([...at, key])}" is required${at.length ? variantOf(parent) : ''}${what}`);
+      return said(at, `"${pathName([...at, key])}" is required${variantOf(parent, at)}${what}`);
     }
     case 'discriminator': {
       const tag = [...at, String(e.params.tag)];
@@ -85,10 +88,12 @@ function problemOf(e: ErrorObject, src: ConfigText): ConfigProblem | undefined {
     case 'false schema': {
       // a key refused where it cannot apply: the branch that refuses it says why (properties/<key>/false schema)
       const why = schemaAt(e.schemaPath, 3)?.errorMessage;
-      return said(at, `"${pathName(at)}" is not allowed here: ${typeof why === 'string' ? lowerFirst(why) : 'it does not apply'}`);
+      const reason = typeof why === 'string' ? lowerFirst(why) : 'it does not apply';
+      return said(at, `"${pathName(at)}" is not allowed here: ${reason}`);
     }
     default:
-      return said(at, `"${pathName(at)}" must be ${parent ? allowedValues(parent) : e.message} (got ${src.source(at)})`);
+      const allowed = parent ? allowedValues(parent) : e.message;
+      return said(at, `"${pathName(at)}" must be ${allowed} (got ${src.source(at)})`);
   }
 }
 
@@ -104,8 +109,9 @@ export function crossProblems(c: ProjectConfig, src: ConfigText): ConfigProblem[
     const maxNew = c.sampling.maxNewTokens;
     if (maxNew >= m.blockSize) {
       const where = given(['sampling', 'maxNewTokens']) ? ['sampling', 'maxNewTokens'] : ['model', 'blockSize'];
-      at(where, `"sampling.maxNewTokens" must be less than "model.blockSize" (${m.blockSize}): the prompt and the answer ` +
-        `share the block (got ${maxNew}${given(['sampling', 'maxNewTokens']) ? '' : ', the default'})`);
+      const got = `${maxNew}${given(['sampling', 'maxNewTokens']) ? '' : ', the default'}`;
+      at(where, `"sampling.maxNewTokens" must be less than "model.blockSize" (${m.blockSize}): the prompt and the ` +
+        `answer share the block (got ${got})`);
     }
   }
   const trainer = c.trainer ?? { kind: 'embedded' };
@@ -128,12 +134,12 @@ function scheduleProblems(c: ProjectConfig, src: ConfigText): ConfigProblem[] {
     const steps = trainSteps(s, n, 0, 1);
     const where = { line: src.lineOf(['training', 'schedule']) };
     if (steps < 1)
-      return [{ ...where, message: `"training.schedule" trains 0 steps in iteration ${n} of ${N} ("star.iterations"): ` +
-        'every iteration needs at least 1; raise "growth"' }];
+      return [{ ...where, message: `"training.schedule" trains 0 steps in iteration ${n} of ${N} ` +
+        '("star.iterations"): every iteration needs at least 1; raise "growth"' }];
     if (!(steps <= MAX_ITERATION_STEPS))
       return [{ ...where, message: `"training.schedule" trains ${steps} steps in iteration ${n} of ${N} ` +
-        `("star.iterations"): at most ${MAX_ITERATION_STEPS}; lower "${s.kind === 'linear' ? 'increment' : 'growth'}" ` +
-        'or "star.iterations"' }];
+        `("star.iterations"): at most ${MAX_ITERATION_STEPS}; lower "${s.kind === 'linear' ? 'increment' : 'growth'}"` +
+        ' or "star.iterations"' }];
   }
   return [];
 }

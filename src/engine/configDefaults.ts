@@ -11,8 +11,11 @@ export type ModelKind = 'embedded' | 'pretrained' | 'openai';
 
 export const MODEL_KINDS: ModelKind[] = ['embedded', 'pretrained', 'openai'];
 
+type OpenAIKey = 'baseUrl' | 'model' | 'apiKeyEnv' | 'api' | 'concurrency' | 'maxRetries' | 'retryBaseSeconds' |
+  'timeoutSeconds' | 'revision' | 'pricing' | 'system';
+
 /** The `model` settings of a remote OpenAI-compatible server, as star.json may give them. */
-export function openaiModelDefaults(): Required<Pick<ModelSpec, 'baseUrl' | 'model' | 'apiKeyEnv' | 'api' | 'concurrency' | 'maxRetries' | 'retryBaseSeconds' | 'timeoutSeconds' | 'revision' | 'pricing' | 'system'>> {
+export function openaiModelDefaults(): Required<Pick<ModelSpec, OpenAIKey>> {
   return {
     baseUrl: 'http://localhost:8000/v1',
     model: '',
@@ -49,9 +52,10 @@ export function defaultConfig(task: TaskName): ProjectConfig {
     training: {
       // The paper's 40 steps grown 20% an iteration fine-tunes a pretrained LLM; a model made from P alone
       // needs more steps to learn the scratchpad.
-      schedule: arithmetic ? { kind: 'exponential', base: 300, growth: 1.2 } : { kind: 'exponential', base: 40, growth: 1.2 },
+      schedule: { kind: 'exponential', base: arithmetic ? 300 : 40, growth: 1.2 },
       baseSteps: arithmetic ? 300 : 200,
-      // GSM8K's M0 (P's 16 sequences of up to 821 tokens) takes 4 micro-batches of 8 rows: about 4.5 s a step on 2 cores
+      // GSM8K's M0 (P's 16 sequences of up to 821 tokens) takes 4 micro-batches of 8 rows: about 4.5 s a step on
+      // 2 cores
       batchSize: 32,
       lr: 1e-3,
       warmupFraction: 0.1,

@@ -24,7 +24,8 @@ export function allowedValues(s: Schema): string {
   if (s.const !== undefined) return JSON.stringify(s.const);
   if (s.type === 'integer' || s.type === 'number') {
     const bounds = BOUNDS.filter(([k]) => typeof s[k] === 'number').map(([k, op]) => `${op} ${s[k]}`);
-    return [s.type === 'integer' ? 'an integer' : 'a number', ...(bounds.length ? [bounds.join(' and ')] : [])].join(' ');
+    const kind = s.type === 'integer' ? 'an integer' : 'a number';
+    return bounds.length ? `${kind} ${bounds.join(' and ')}` : kind;
   }
   if (s.type === 'string') return typeof s.patternErrorMessage === 'string' ? s.patternErrorMessage : 'a string';
   if (s.type === 'boolean') return 'true or false';
@@ -35,14 +36,16 @@ export function allowedValues(s: Schema): string {
 const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** A value with its allowed range said at the end of its description (what VS Code shows on hover and completion). */
-const leaf = (s: Schema, description: string): Schema => ({ ...s, description: `${description} ${capital(allowedValues(s))}.` });
+const leaf = (s: Schema, description: string): Schema =>
+  ({ ...s, description: `${description} ${capital(allowedValues(s))}.` });
 
 const integer = (description: string, range: Range) => leaf({ type: 'integer', ...range }, description);
 const number = (description: string, range: Range) => leaf({ type: 'number', ...range }, description);
 const flag = (description: string): Schema => ({ type: 'boolean', description });
 const text = (description: string): Schema => ({ type: 'string', description });
 /** A string that must not be blank; `what` says what it is, in errors. */
-const named = (description: string, what: string) => leaf({ type: 'string', pattern: '\\S', patternErrorMessage: what }, description);
+const named = (description: string, what: string) =>
+  leaf({ type: 'string', pattern: '\\S', patternErrorMessage: what }, description);
 const choice = (description: string, values: Record<string, string>) =>
   leaf({ type: 'string', enum: Object.keys(values), enumDescriptions: Object.values(values) }, description);
 const section = (description: string, properties: Record<string, Schema>, more: Schema = {}): Schema =>
@@ -104,7 +107,8 @@ const model = section('The model: the embedded tfjs transformer, or a served one
   }),
   nLayer: integer('Transformer layers of the embedded model trained from P.', { minimum: 1, maximum: 128 }),
   nHead: integer('Attention heads of each layer; "nEmbd" must be a multiple of it.', { minimum: 1, maximum: 128 }),
-  nEmbd: integer('Width (embedding size) of the embedded model; a multiple of "nHead".', { minimum: 1, maximum: 16384 }),
+  nEmbd: integer('Width (embedding size) of the embedded model; a multiple of "nHead".',
+    { minimum: 1, maximum: 16384 }),
   blockSize: integer('The longest sequence the embedded model reads, in tokens: prompt and answer together.',
     { minimum: 2, maximum: 131072 }),
   dropout: number('Dropout rate while the embedded model trains.', { minimum: 0, exclusiveMaximum: 1 }),
@@ -114,22 +118,27 @@ const model = section('The model: the embedded tfjs transformer, or a served one
   }),
   pretrained: named('M0 is this Hugging Face checkpoint (GPT-2 or Llama family), relative to the project folder, ' +
     'instead of a model trained from P.', 'a folder with config.json, model.safetensors and tokenizer.json'),
-  baseUrl: leaf({ type: 'string', pattern: '^https?://\\S+$', patternErrorMessage: 'an http(s) URL such as http://localhost:8000/v1' },
-    'The OpenAI-compatible API of the server: http://localhost:8000/v1 (vLLM), https://api.openai.com/v1...'),
-  model: named('M0 on the server. Required with "backend": "openai".', 'the served model\'s name, such as "Qwen/Qwen2.5-0.5B"'),
+  baseUrl: leaf({
+    type: 'string', pattern: '^https?://\\S+$', patternErrorMessage: 'an http(s) URL such as http://localhost:8000/v1',
+  }, 'The OpenAI-compatible API of the server: http://localhost:8000/v1 (vLLM), https://api.openai.com/v1...'),
+  model: named('M0 on the server. Required with "backend": "openai".',
+    'the served model\'s name, such as "Qwen/Qwen2.5-0.5B"'),
   apiKeyEnv: leaf({
     type: 'string', pattern: '^([A-Za-z_][A-Za-z0-9_]*)?$',
-    patternErrorMessage: 'the name of an environment variable, such as OPENAI_API_KEY, or "" for a server without a key',
+    patternErrorMessage:
+      'the name of an environment variable, such as OPENAI_API_KEY, or "" for a server without a key',
   }, 'The environment variable that holds the API key. Keys never go in star.json.'),
   api: choice('How prompts are sent.', {
     completions: 'raw prompt continuation, for base models',
     chat: 'the few-shot exemplars as chat turns',
   }),
   concurrency: integer('Requests in flight at once.', { minimum: 1, maximum: 1024 }),
-  maxRetries: integer('Retries of a request on 408/409/429/5xx, timeouts and dropped connections.', { minimum: 0, maximum: 100 }),
-  retryBaseSeconds: number('The first backoff, doubled each retry (with jitter, at most 30 s); a Retry-After header wins.',
-    { minimum: 0, maximum: 30 }),
-  timeoutSeconds: number('Seconds before a request is given up (and retried).', { exclusiveMinimum: 0, maximum: 86400 }),
+  maxRetries: integer('Retries of a request on 408/409/429/5xx, timeouts and dropped connections.',
+    { minimum: 0, maximum: 100 }),
+  retryBaseSeconds: number('The first backoff, doubled each retry (with jitter, at most 30 s); a Retry-After ' +
+    'header wins.', { minimum: 0, maximum: 30 }),
+  timeoutSeconds: number('Seconds before a request is given up (and retried).',
+    { exclusiveMinimum: 0, maximum: 86400 }),
   revision: text('A label of the served weights: change it when the server\'s model changes under the same name ' +
     '(answers are cached by it).'),
   pricing: section('Price per million tokens, for the cost in metrics.', {
@@ -151,8 +160,8 @@ const model = section('The model: the embedded tfjs transformer, or a served one
   },
 });
 
-const schedule = byKind('Training steps of each iteration n = 1, 2, ...: every iteration trains at least 1 and at most ' +
-  `${MAX_ITERATION_STEPS} steps.`, [
+const schedule = byKind('Training steps of each iteration n = 1, 2, ...: every iteration trains at least 1 and ' +
+  `at most ${MAX_ITERATION_STEPS} steps.`, [
   {
     kind: 'exponential', title: 'an exponential schedule',
     description: 'base × growth^(n-1) steps, rounded (the paper: 40 × 1.2^(n-1)).',
@@ -180,7 +189,8 @@ const schedule = byKind('Training steps of each iteration n = 1, 2, ...: every i
 
 const training = section('How M0 is made from P and M(n) fine-tuned (the embedded trainer).', {
   schedule,
-  baseSteps: integer('Steps that train the base model M0 from P (iteration 0).', { minimum: 1, maximum: MAX_ITERATION_STEPS }),
+  baseSteps: integer('Steps that train the base model M0 from P (iteration 0).',
+    { minimum: 1, maximum: MAX_ITERATION_STEPS }),
   batchSize: integer('Sequences a training step learns from (in micro-batches where memory asks; the same result).',
     { minimum: 1, maximum: 4096 }),
   lr: number('Peak learning rate of AdamW (linear warmup, then cosine decay).', { exclusiveMinimum: 0, maximum: 1 }),
@@ -189,19 +199,23 @@ const training = section('How M0 is made from P and M(n) fine-tuned (the embedde
   gradClip: number('The gradients\' global norm is clipped to this.', { exclusiveMinimum: 0 }),
   includeExemplars: flag('Keep P (with and without hints) in every fine-tuning set.'),
   includeHintLeaks: flag('Train on rationalizations that refer to the hint itself too (left out unless set).'),
-  honourAnnotations: flag('Honour people\'s accept/reject marks (annotations.jsonl) when building the next training set.'),
+  honourAnnotations:
+    flag('Honour people\'s accept/reject marks (annotations.jsonl) when building the next training set.'),
   dedup: flag('Drop kept rationales that repeat another one of the same question or copy an exemplar of P.'),
-  keepAllCorrect: flag('With "sampling.k" > 1: keep every distinct correct direct sample of a question, not only the first.'),
+  keepAllCorrect:
+    flag('With "sampling.k" > 1: keep every distinct correct direct sample of a question, not only the first.'),
 });
 
 const sampling = section('How the model answers.', {
-  k: integer('Samples per question; the first correct one is kept (k > 1 adds pass@k and majority vote to the metrics).',
-    { minimum: 1, maximum: 1000 }),
+  k: integer('Samples per question; the first correct one is kept (k > 1 adds pass@k and majority vote to the ' +
+    'metrics).', { minimum: 1, maximum: 1000 }),
   temperature: number('Sampling temperature; 0 is greedy.', { minimum: 0, maximum: 10 }),
-  topK: integer('Sample among the k most likely tokens only; 0 is the whole vocabulary.', { minimum: 0, maximum: 1_000_000 }),
+  topK: integer('Sample among the k most likely tokens only; 0 is the whole vocabulary.',
+    { minimum: 0, maximum: 1_000_000 }),
   maxNewTokens: integer('The longest answer, in tokens; with the embedded model trained from P, less than ' +
     '"model.blockSize" (the prompt and the answer share the block).', { minimum: 1, maximum: 131072 }),
-  shots: integer('Exemplars of P put in front of each prompt (0 for a model trained on P).', { minimum: 0, maximum: 256 }),
+  shots: integer('Exemplars of P put in front of each prompt (0 for a model trained on P).',
+    { minimum: 0, maximum: 256 }),
   shotSelection: choice('Which exemplars make the few-shot prefix.', {
     first: 'the first "shots" of P',
     'per-question': '"shots" drawn for each question (seeded by its id)',
@@ -211,24 +225,29 @@ const sampling = section('How the model answers.', {
 const star = section('The STaR loop.', {
   iterations: integer('Iterations after M0.', { minimum: 1, maximum: 1000 }),
   rationalize: flag('Give a question the model got wrong its answer as a hint, and keep a right rationale of it.'),
-  seed: integer('Seed of every random choice: the same seed and config give the same run.', { minimum: 0, maximum: 4294967295 }),
+  seed: integer('Seed of every random choice: the same seed and config give the same run.',
+    { minimum: 0, maximum: 4294967295 }),
   patience: integer('Stop when held-out accuracy has not risen for this many iterations; 0 never stops early.',
     { minimum: 0, maximum: 1000 }),
 });
 
-const trainer = byKind('What fine-tunes M(n): the embedded trainer, a command of yours for a served model (TRL, Axolotl, ' +
-  'torchtune...), or nothing.', [
-  { kind: 'embedded', title: 'the embedded trainer', description: 'The embedded tfjs trainer fine-tunes the embedded model.' },
+const trainer = byKind('What fine-tunes M(n): the embedded trainer, a command of yours for a served model (TRL, ' +
+  'Axolotl, torchtune...), or nothing.', [
+  {
+    kind: 'embedded', title: 'the embedded trainer',
+    description: 'The embedded tfjs trainer fine-tunes the embedded model.',
+  },
   { kind: 'none', title: 'no trainer', description: 'Nothing fine-tunes: every iteration generates with M0.' },
   {
     kind: 'command', title: 'a command trainer', description: 'A shell command of yours fine-tunes the served model.',
     properties: {
       command: named('Shell command template. Placeholders (shell-quoted): {train} the iteration\'s train.jsonl, ' +
-        '{trainChat} the same as chat rows, {base} the base model, {out} an empty output folder, {name} a unique name ' +
-        'for the result, {iteration}, {steps}, {seed}, {run}, {project}.', 'a command template that is not blank'),
+        '{trainChat} the same as chat rows, {base} the base model, {out} an empty output folder, {name} a unique ' +
+        'name for the result, {iteration}, {steps}, {seed}, {run}, {project}.', 'a command template that is not blank'),
       model: text('The served name generation uses afterwards (a template; "{name}" unless given); a ' +
         '{out}/star-model.json {"model": "..."} written by the command wins.'),
-      timeoutSeconds: number('Seconds before the command is killed; 0 is no limit.', { minimum: 0, maximum: LONGEST_TIMER_SECONDS }),
+      timeoutSeconds: number('Seconds before the command is killed; 0 is no limit.',
+        { minimum: 0, maximum: LONGEST_TIMER_SECONDS }),
     },
     required: ['command'],
   },
@@ -295,13 +314,16 @@ function defaultWords(ds: { task: TaskName; kind: ModelKind; value: unknown }[])
   const byTask = by('task');
   if (byTask) return [...byTask].map(([v, tasks]) => `${v} for ${listed(tasks)}`).join(', ');
   const byKindOfModel = by('kind');
-  if (byKindOfModel)
-    return [...byKindOfModel].map(([v, kinds]) => `${v} for ${listed(kinds.map((k) => KIND_WORDS[k as ModelKind]))}`).join(', ');
+  if (byKindOfModel) {
+    const said = [...byKindOfModel].map(([v, kinds]) => [v, listed(kinds.map((k) => KIND_WORDS[k as ModelKind]))]);
+    return said.map(([v, kinds]) => `${v} for ${kinds}`).join(', ');
+  }
   return ds.map((d) => `${JSON.stringify(d.value)} for ${d.task} with ${KIND_WORDS[d.kind]}`).join(', ');
 }
 
 /** A default the value's own schema refuses (the empty name of a served model) only says the value must be given. */
-const validDefault = (s: Schema, v: unknown) => !(typeof v === 'string' && typeof s.pattern === 'string' && !new RegExp(s.pattern).test(v));
+const validDefault = (s: Schema, v: unknown) =>
+  !(typeof v === 'string' && typeof s.pattern === 'string' && !new RegExp(s.pattern).test(v));
 
 /**
  * The schema with the defaults of configDefaults.ts: `default` where all agree, else said in the description; a
@@ -318,7 +340,8 @@ function withDefaults(s: Schema, path: string[]): Schema {
   if (ds.length === 0) return s;
   const values = new Set(ds.map((d) => JSON.stringify(d.value)));
   const description = typeof s.description === 'string' ? s.description : '';
-  if (values.size === 1) return { ...s, default: ds[0].value, description: `${description} Default: ${[...values][0]}.` };
+  if (values.size === 1)
+    return { ...s, default: ds[0].value, description: `${description} Default: ${[...values][0]}.` };
   return { ...s, description: `${description} Default: ${defaultWords(ds)}.` };
 }
 

@@ -52,8 +52,9 @@ export class ConfigText {
         if (!key || typeof key.value !== 'string') continue;
         const line = this.lineAt(prop.offset);
         const seen = first.get(key.value);
-        if (seen !== undefined)
-          out.push({ line, message: `"${pathName([...path, key.value])}" is set twice (first on line ${seen}): JSON keeps only the last; remove one` });
+        const name = pathName([...path, key.value]);
+        const twice = `"${name}" is set twice (first on line ${seen}): JSON keeps only the last; remove one`;
+        if (seen !== undefined) out.push({ line, message: twice });
         else first.set(key.value, line);
         if (value) visit(value, [...path, key.value]);
       }

@@ -104,7 +104,7 @@ describe('star run', () => {
     fs.writeFileSync(file, text.join('\n'));
     const r = star('run', dir);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, new RegExp(`star\\.json:${i + 1}: "model\\.nLayer" must be a number`));
+    assert.ok(r.stderr.includes(`star.json:${i + 1}: "model.nLayer" must be an integer >= 1 and <= 128 (got "three")`), r.stderr);
   });
 
   test('a bad line in the dataset stops the run before any work, naming file and line', () => {

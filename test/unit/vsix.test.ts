@@ -1,5 +1,5 @@
 // The packaged extension (out/star-studio.vsix, made by `npm run package` in pretest) holds only what it runs:
-// the bundles, the wasm binaries, media, the native addon's prebuilds, package.json and the README.
+// the bundles, the wasm binaries, media, the native addon's prebuilds, star.json's schema, package.json and the README.
 import assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -26,7 +26,7 @@ function zipEntries(file: string): string[] {
   return names;
 }
 
-test('the .vsix holds only the bundles, wasm, media, prebuilds, package.json and README', () => {
+test('the .vsix holds only the bundles, wasm, media, prebuilds, the star.json schema, package.json and README', () => {
   assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\``);
   const names = zipEntries(VSIX);
   const allowed = [
@@ -34,10 +34,11 @@ test('the .vsix holds only the bundles, wasm, media, prebuilds, package.json and
     /^extension\/package\.json$/, /^extension\/readme\.md$/i, /^extension\/LICENSE(\.(md|txt))?$/i,
     /^extension\/dist\/(extension|worker|cli)\.js$/, /^extension\/dist\/webview\/(report|exemplars)\.js$/,
     /^extension\/dist\/tfjs-backend-wasm[a-z-]*\.wasm$/, /^extension\/media\//, /^extension\/prebuilds\/[^/]+\/[^/]+\.node$/,
+    /^extension\/schemas\/star\.schema\.json$/,
   ];
   const stray = names.filter((n) => !allowed.some((r) => r.test(n)));
   assert.deepStrictEqual(stray, [], 'nothing else (no sources, maps, node_modules, tests)');
-  for (const need of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/webview/report.js', 'extension/dist/webview/exemplars.js', 'extension/dist/tfjs-backend-wasm.wasm', 'extension/media/star.svg'])
+  for (const need of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/webview/report.js', 'extension/dist/webview/exemplars.js', 'extension/dist/tfjs-backend-wasm.wasm', 'extension/media/star.svg', 'extension/schemas/star.schema.json'])
     assert.ok(names.includes(need), `${need} is packaged`);
   assert.ok(names.some((n) => /^extension\/prebuilds\/linux-x64\/.+\.node$/.test(n)), 'the native addon is packaged');
 });
