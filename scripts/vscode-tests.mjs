@@ -30,6 +30,19 @@ const T0 = Date.now();
 const log = (...a) => console.log(`[vscode-tests +${((Date.now() - T0) / 1000).toFixed(1)}s]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Offline by construction: the server gets a gallery with no address (code-server falls back to open-vsx.org when
+// EXTENSIONS_GALLERY is unset), and the browser resolves no host but this one. A request that still leaves is
+// recorded and fails the run, so a test that passes only with the network cannot pass here.
+const SERVER_ENV = { ...process.env, EXTENSIONS_GALLERY: '{}' };
+const external = new Set();
+// Webview resources are addressed as *.vscode-resource.vscode-cdn.net but answered by the webview's service worker
+// from the server, never looked up.
+const local = (host) => host === '127.0.0.1' || host.endsWith('.vscode-resource.vscode-cdn.net');
+const watchOffline = (context) => context.on('request', (r) => {
+  const url = new URL(r.url());
+  if (/^(https?|wss?):$/.test(url.protocol) && !local(url.hostname)) external.add(url.origin);
+});
+
 const tools = execFileSync('bash', [path.join(ROOT, 'scripts', 'setup-e2e.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
 const require = createRequire(path.join(tools, 'package.json'));
 const { chromium } = require('playwright-core');
@@ -59,10 +72,10 @@ async function startServer(install, { trust = false, name = install ? 'e2e' : 's
     'window.commandCenter': false, 'chat.commandCenter.enabled': false, 'workbench.welcomePage.walkthroughs.openOnInstall': false,
   }));
   const serverArgs = ['--accept-server-license-terms', ...(trust ? [] : ['--disable-workspace-trust']), '--server-data-dir', data, '--extensions-dir', path.join(data, 'ext')];
-  if (install) log(execFileSync(process.execPath, [SERVER_MAIN, ...serverArgs, '--install-extension', install], { encoding: 'utf8' }).trim().split('\n').pop());
+  if (install) log(execFileSync(process.execPath, [SERVER_MAIN, ...serverArgs, '--install-extension', install], { encoding: 'utf8', env: SERVER_ENV }).trim().split('\n').pop());
   const port = await freePort();
   const proc = spawn(process.execPath, [SERVER_MAIN, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', ...serverArgs],
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: SERVER_ENV });
   const out = fs.createWriteStream(path.join(ART, `server-${name}.log`));
   proc.stdout.pipe(out);
   proc.stderr.pipe(out);
@@ -84,7 +97,12 @@ async function startServer(install, { trust = false, name = install ? 'e2e' : 's
 
 const launch = () => chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-dev-shm-usage'],
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-dev-shm-usage',
+    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
+}).then((browser) => {
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...a) => { const c = await newContext(...a); watchOffline(c); return c; };
+  return browser;
 });
 
 /** Runs a mocha run() module in the workbench; `prepare(ws)` fills the folder first. */
@@ -151,5 +169,9 @@ let ok = true;
 if (wantSuite) ok = (await runSuite()) && ok;
 if (wantRestricted) ok = (await runSuite({ entry: 'restricted.js', trust: true, name: 'restricted', prepare: prepareUntrusted })) && ok;
 if (wantE2e) ok = (await runE2e()) && ok;
+if (external.size) {
+  log(`FAIL: the workbench tried to reach ${[...external].join(', ')}; the tests must run offline`);
+  ok = false;
+}
 log(ok ? 'PASS' : 'FAIL');
 process.exit(ok ? 0 : 1);
