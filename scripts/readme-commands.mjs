@@ -99,7 +99,8 @@ try {
     const r = sh(steps, clone, c.timeout ?? 5 * MIN);
     const missing = (c.files ?? []).filter((f) => !fs.existsSync(path.join(clone, f)));
     const ok = r.ok && (!c.expect || c.expect.test(r.out)) && missing.length === 0;
-    log(`${ok ? 'ok  ' : 'FAIL'} ${c.documents.join(', ')}: \`${c.run}\` (${((Date.now() - t) / 1000).toFixed(0)} s)`);
+    const shown = c.run.length > 90 ? `${c.run.slice(0, 87)}...` : c.run;
+    log(`${ok ? 'ok  ' : 'FAIL'} ${c.documents.join(', ')}: \`${shown}\` (${((Date.now() - t) / 1000).toFixed(0)} s)`);
     if (!ok) {
       failed++;
       const why = !r.ok ? `exit ${r.code}` : missing.length ? `no ${missing.join(', ')}` : `output lacks ${c.expect}`;
