@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu/dist/index.js';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendChoice, BackendName } from '../store/format';
-import { installNativeKernels } from './native';
+import { installNativeKernels, nativeInfo } from './native';
 import { registerWasmSegmentSum } from './segmentSum';
 
 export interface BackendInfo {
@@ -98,7 +98,10 @@ const TRY: Record<BackendName, () => Promise<string>> = {
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not start');
     registerWasmSegmentSum(); // the gradient of gather, which wasm lacks
     const native = installNativeKernels();
-    if (native.installed.length > 0) return `wasm+native(${native.installed.join(',')})`;
+    // named because the BLAS kernel set decides float rounding: runs agree number for number only on the same one
+    const blas = nativeInfo();
+    const kernels = blas ? `; OpenBLAS ${blas.blasCore}, ${blas.threads} thread(s)` : '';
+    if (native.installed.length > 0) return `wasm+native(${native.installed.join(',')}${kernels})`;
     return native.error ? `wasm (native kernels unavailable: ${native.error})` : 'wasm';
   },
 
