@@ -9,6 +9,7 @@ import { arithmeticExemplar, generateAdditions } from './tasks/arithmetic';
 import { getTask } from './tasks/index';
 import { Example, Exemplar, Task, TASK_NAMES, TaskName } from './tasks/task';
 import { hashSeed } from './random';
+import { readTextFile } from './textEncoding';
 
 export const CONFIG_FILE = 'star.json';
 
@@ -84,7 +85,7 @@ export class ConfigError extends Error {}
 export function loadProjectConfig(dir: string): ProjectConfig {
   const file = path.join(dir, CONFIG_FILE);
   if (!fs.existsSync(file)) throw new ConfigError(`${file}: not found (is ${dir} a STaR project? create one with \`star init\`)`);
-  const text = fs.readFileSync(file, 'utf8');
+  const text = readTextFile(file, (line, reason) => new ConfigError(`${file}:${line}: ${reason}`));
   let raw: unknown;
   try {
     raw = JSON.parse(text);

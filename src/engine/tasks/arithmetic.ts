@@ -3,6 +3,7 @@
 import { mulberry32 } from '../random';
 import { Example, Exemplar, ParsedCompletion, Task } from './task';
 import { asRecord, cutAtStop, normalizeDigits, Rec, recordId, requireString } from './numbers';
+import { quoted } from '../textEncoding';
 
 const QUESTION = /^(\d+)\+(\d+)$/;
 const STOP = ['\n'];
@@ -25,7 +26,7 @@ export function arithmeticRationale(a: string, b: string): string {
 
 function operands(question: string): [string, string] {
   const m = QUESTION.exec(question.trim());
-  if (!m) throw new Error(`question "${question}" is not of the form <digits>+<digits>`);
+  if (!m) throw new Error(`question ${quoted(question)} is not of the form <digits>+<digits>`);
   return [m[1], m[2]];
 }
 
@@ -40,7 +41,7 @@ function answerField(o: Rec): string {
   const s = typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : v;
   if (typeof s !== 'string') throw new Error('field "answer" must be a string of digits');
   const d = normalizeDigits(s);
-  if (d === null) throw new Error(`answer "${s}" is not a non-negative integer`);
+  if (d === null) throw new Error(`answer ${quoted(s)} is not a non-negative integer`);
   return d;
 }
 
