@@ -180,14 +180,19 @@ async function runCommand(dir: string, opts: RunOptions, json: boolean) {
   // The first Ctrl-C (or SIGTERM) stops after the current step, keeping finished work; the second exits at once.
   // Both leave a run that `--resume` continues: what is on disk is always whole.
   let stopRequests = 0;
+  const view = json ? undefined : new ProgressView();
   const onSignal = () => {
     stopRequests++;
-    if (stopRequests > 1) process.exit(130);
-    console.error('\nstopping after the current step (Ctrl-C again to quit at once; `star run --resume` continues)');
+    if (stopRequests > 1) {
+      view?.stop(); // gives the terminal its cursor back
+      process.exit(130);
+    }
+    const note = 'stopping after the current step (Ctrl-C again to quit at once; `star run --resume` continues)';
+    if (view) view.say(note);
+    else console.error(`\n${note}`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const view = json ? undefined : new ProgressView();
   const t0 = Date.now();
   try {
     const store = await runStar(project, { ...opts, shouldStop: () => stopRequests > 0 }, (e) => {
