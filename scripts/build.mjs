@@ -16,7 +16,8 @@ const common = {
   external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', 'vscode'],
 };
 
-await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', define: { STAR_VERSION: JSON.stringify(version) } });
+const define = { STAR_VERSION: JSON.stringify(version) };
+await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', define });
 // The extension host loads extension.js; runs happen in worker.js, a child process it forks.
 await build({ ...common, entryPoints: { extension: 'src/extension/extension.ts', worker: 'src/extension/worker.ts' }, outdir: 'dist' });
 // Webviews are browser pages: one self-contained script each (their CSP allows nothing else).

@@ -220,7 +220,8 @@ function printRows(rows: ReturnType<typeof reportRows>) {
   printTable(
     ['iter', 'direct', 'rationalized', 'failed', 'train ex.', 'steps', 'eval %', ...groups.map((g) => `${g}`), 'sec'],
     rows.map((r) => [
-      r.iteration, r.direct ?? '–', r.rationalized ?? '–', r.failed ?? '–', r.trainExamples, r.trainSteps, percent(r.accuracy),
+      r.iteration, r.direct ?? '–', r.rationalized ?? '–', r.failed ?? '–', r.trainExamples, r.trainSteps,
+      percent(r.accuracy),
       ...groups.map((g) => percent(r.byGroup[g] ?? 0)), r.seconds.toFixed(0),
     ]),
     groups.length ? `eval accuracy % by group (${groups.join(', ')})` : undefined,

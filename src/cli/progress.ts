@@ -32,7 +32,8 @@ export interface Display {
 }
 
 /** Generation and rationalization alternate chunk by chunk: both stay shown until the next phase. */
-const together = (a: Phase, b: Phase) => (a === 'generate' && b === 'rationalize') || (a === 'rationalize' && b === 'generate');
+const together = (a: Phase, b: Phase) =>
+  (a === 'generate' && b === 'rationalize') || (a === 'rationalize' && b === 'generate');
 
 export class ProgressView {
   private readonly eta: RunEta;
@@ -79,7 +80,8 @@ export class ProgressView {
           .join(' ');
         const kept = `kept ${m.train.correct} direct + ${m.train.rationalized} rationalized of ${m.train.total}; `;
         const t = m.iteration === 0 ? '' : kept;
-        this.display.say(`${this.label}: ${t}eval ${(100 * m.eval.accuracy).toFixed(1)}% [${groups}] in ${m.seconds.toFixed(0)} s`);
+        const acc = (100 * m.eval.accuracy).toFixed(1);
+        this.display.say(`${this.label}: ${t}eval ${acc}% [${groups}] in ${m.seconds.toFixed(0)} s`);
         break;
       }
       case 'log':
@@ -116,8 +118,8 @@ export class ProgressView {
   private detail(phase: Phase, loss?: number): string {
     if (phase === 'rationalize') return 'of the failed so far';
     const left = this.eta.phaseRemaining();
-    return [left === undefined ? '' : `eta ${formatDuration(left)}`, loss === undefined ? '' : `loss ${loss.toFixed(3)}`]
-      .filter(Boolean).join(' · ');
+    const eta = left === undefined ? '' : `eta ${formatDuration(left)}`;
+    return [eta, loss === undefined ? '' : `loss ${loss.toFixed(3)}`].filter(Boolean).join(' · ');
   }
 
   private endPhase(p: Phase): void {

@@ -148,7 +148,7 @@ describe('star conventions', () => {
     assert.equal(r.stdout.trim(), version);
   });
 
-  test("init's next hint, pasted into a shell, runs the project it made (a folder with a space and a quote)", () => {
+  test("init's next hint, pasted into a shell, gives `star run` the folder init made (with a space and a quote)", () => {
     const dir = path.join(tmp(), "my project's data");
     const r = star('init', dir, '--task', 'arithmetic', '--train-count', '10');
     assert.equal(r.status, 0, r.stderr);
@@ -157,7 +157,8 @@ describe('star conventions', () => {
     // a `star` that says which arguments it got, one a line
     const bin = tmp();
     fs.writeFileSync(path.join(bin, 'star'), '#!/bin/sh\nprintf "%s\\n" "$@"\n', { mode: 0o755 });
-    const pasted = spawnSync('bash', ['-c', hint], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    const pasted = spawnSync('bash', ['-c', hint], { encoding: 'utf8', env });
     assert.equal(pasted.status, 0, pasted.stderr);
     assert.deepEqual(pasted.stdout.split('\n').slice(0, -1), ['run', dir]);
   });
@@ -165,7 +166,8 @@ describe('star conventions', () => {
   test('a run that fails says why once, on stderr, without a stack, and exits 1', async () => {
     const port = await closedPort();
     const dir = await tinyProject((c) => {
-      c.model = { ...c.model, backend: 'openai', baseUrl: `http://127.0.0.1:${port}/v1`, model: 'm', apiKeyEnv: '', maxRetries: 0 };
+      const baseUrl = `http://127.0.0.1:${port}/v1`;
+      c.model = { ...c.model, backend: 'openai', baseUrl, model: 'm', apiKeyEnv: '', maxRetries: 0 };
     });
     for (const args of [[], ['--json']]) {
       const r = await cli(['run', dir, ...args]);
@@ -180,7 +182,7 @@ describe('star conventions', () => {
   });
 });
 
-describe('star run with stderr to a pipe (a CI log)', () => {
+describe('what star run shows: plain lines where stderr is a pipe (a CI log), bars in a terminal', () => {
   let dir: string;
   let run: Exit;
   before(async () => {
@@ -197,9 +199,12 @@ describe('star run with stderr to a pipe (a CI log)', () => {
   test('progress comes as plain lines: no carriage return, no escape sequence', () => {
     assert.doesNotMatch(run.stderr, /[\r\x1b]/);
     const lines = run.stderr.split('\n');
-    for (const phase of ['base model train', 'base model eval', 'iteration 1 generate', 'iteration 1 train', 'iteration 1 eval'])
+    const phases = [
+      'base model train', 'base model eval', 'iteration 1 generate', 'iteration 1 train', 'iteration 1 eval',
+    ];
+    for (const phase of phases)
       assert.ok(lines.some((l) => l.startsWith(`${phase}: done, `)), `${phase} says it is done:\n${run.stderr}`);
-    assert.ok(lines.some((l) => /^base model train: \d+\/60 \(\d+%\) · eta \d+s · loss \d/.test(l)), run.stderr);
+    assert.ok(lines.some((l) => /^base model train: \d+\/60 \(\d+%\) · eta \d+[hms]\w* · loss \d/.test(l)), run.stderr);
     assert.ok(lines.some((l) => /^iteration 1 rationalize: \d+\/\d+ .*of the failed so far/.test(l)), run.stderr);
     assert.ok(lines.length < 60, `a line per fifth of a phase, not one per step:\n${run.stderr}`);
   });
@@ -207,21 +212,23 @@ describe('star run with stderr to a pipe (a CI log)', () => {
   test('a run ETA once every phase ahead has a rate: not while the base model trains, then from generation on', () => {
     const lines = run.stderr.split('\n');
     assert.ok(lines.filter((l) => l.startsWith('base model')).every((l) => !l.includes('run eta')), run.stderr);
-    assert.ok(lines.some((l) => /^iteration 1 train: .* · run eta \d+s$/.test(l)), run.stderr);
+    assert.ok(lines.some((l) => /^iteration 1 train: .* · run eta \d+[hms]\w*$/.test(l)), run.stderr);
   });
 
   test('no WebGPU probing noise (Dawn warnings) on a start with compute auto', () => {
     assert.doesNotMatch(run.stderr, /artificially reduced|^Warning:/m);
   });
 
-  test("in a terminal: live bars, rationalization's too, below the run's line with its ETA", { skip: !hasScript() && 'no script(1)' }, () => {
+  const terminal = { skip: !hasScript() && 'no script(1) to give the run a terminal' };
+  test("in a terminal: live bars, rationalization's too, below the run's line with its ETA", terminal, () => {
     const command = [process.execPath, CLI, 'run', dir].map(shellQuote).join(' ');
     const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout);
     const frames = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n').split(/[\r\n]+/);
-    assert.ok(frames.some((l) => /^iteration 1 rationalize +[█░]{20} \d+\/\d+  of the failed so far/.test(l)), r.stdout);
+    const rationalizing = /^iteration 1 rationalize +[█░]{20} \d+\/\d+  of the failed so far/;
+    assert.ok(frames.some((l) => rationalizing.test(l)), r.stdout);
     assert.ok(frames.some((l) => /^iteration 1 generate +[█░]{20} /.test(l)), r.stdout);
-    assert.ok(frames.some((l) => /^run +[█░]{20} \d+% · iteration 1\/1 · eta \d+s/.test(l)), r.stdout);
+    assert.ok(frames.some((l) => /^run +[█░]{20} \d+% · iteration 1\/1 · eta \d+[hms]/.test(l)), r.stdout);
   });
 
   test('report --markdown gives accuracy in percent, as the terminal table does', async () => {

@@ -69,7 +69,7 @@ const TRY: Record<BackendName, () => Promise<string>> = {
   async webgpu() {
     if (process.platform === 'linux' && !hasVulkanLoader()) throw new Error('no Vulkan loader (libvulkan.so.1) for the webgpu package');
     const softwareOk = process.env.STAR_WEBGPU_SOFTWARE === '1';
-    // Without a GPU and its driver only a software Vulkan could answer, which is never taken unasked: Dawn stays unloaded.
+    // Without a GPU and its driver only a software Vulkan could answer, never taken unasked: Dawn stays unloaded.
     const gpu = process.platform === 'linux' && !softwareOk ? vulkanGpu() : undefined;
     if (gpu?.missing) throw new Error(gpu.missing);
     let webgpu: { create: (opts: string[]) => GpuLike; globals: object };
@@ -86,15 +86,19 @@ const TRY: Record<BackendName, () => Promise<string>> = {
       }
       const adapter = await g.navigator!.gpu!.requestAdapter({ powerPreference: 'high-performance' });
       if (!adapter) throw new Error('no GPU adapter');
-      const info = (adapter as unknown as { info?: { description?: string; vendor?: string; device?: string } }).info ?? {};
+      type AdapterInfo = { description?: string; vendor?: string; device?: string };
+      const info = (adapter as unknown as { info?: AdapterInfo }).info ?? {};
       const label = `${info.vendor ?? ''} ${info.description || info.device || ''}`.trim();
-      // A software Vulkan (Mesa's lavapipe) is slower than wasm: tests opt in with STAR_WEBGPU_SOFTWARE=1 to check kernels.
-      const software = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(label);
+      // A software Vulkan (Mesa's lavapipe) is slower than wasm: tests opt in with STAR_WEBGPU_SOFTWARE=1 to check
+      // kernels.
+      const fallback = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+      const software = fallback || /swiftshader|llvmpipe|lavapipe/i.test(label);
       if (software && !softwareOk) throw new Error(`only a software adapter (${label || 'unnamed'})`);
       // The backend registers itself only if navigator.gpu exists when its module is first evaluated.
       nodeRequire('@tensorflow/tfjs-backend-webgpu');
       if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend did not start');
-      // Fewer, larger queue submits: measured on an H200, +22% training and +33% sampling throughput over the default 15.
+      // Fewer, larger queue submits: measured on an H200, +22% training and +33% sampling throughput over the
+      // default 15.
       tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 128);
       return `webgpu (${label || 'GPU'})`;
     });

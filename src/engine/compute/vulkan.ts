@@ -11,7 +11,8 @@ export function hasVulkanLoader(): boolean {
   try {
     return fs.readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1');
   } catch {
-    return ['/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib'].some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
+    const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib'];
+    return dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
   }
 }
 
@@ -19,7 +20,9 @@ export function hasVulkanLoader(): boolean {
 const SOFTWARE_DRIVERS = ['*lvp_icd*', '*swiftshader*'];
 
 /** The loader's own variables: a person who set one chose their drivers, and nothing here second-guesses that. */
-const OWN_CHOICE = ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES', 'VK_ADD_DRIVER_FILES', 'VK_LOADER_DRIVERS_SELECT', 'VK_LOADER_DRIVERS_DISABLE'];
+const OWN_CHOICE = [
+  'VK_ICD_FILENAMES', 'VK_DRIVER_FILES', 'VK_ADD_DRIVER_FILES', 'VK_LOADER_DRIVERS_SELECT', 'VK_LOADER_DRIVERS_DISABLE',
+];
 
 const chosen = () => OWN_CHOICE.some((k) => process.env[k] !== undefined);
 
