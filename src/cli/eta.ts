@@ -56,8 +56,6 @@ export class RunEta {
   private phase?: { name: Timed; done: number; total: number };
   /** The last moment (ms) with a known count of done units in the current phase; undefined when none yet. */
   private mark?: { t: number; done: number };
-  /** When the current phase (or the iteration, before its first phase) started, as far as is known. */
-  private since = 0;
   /** The last training total seen, the estimate of later iterations' steps when the plan has none. */
   private lastSteps?: number;
 
@@ -78,15 +76,14 @@ export class RunEta {
         this.partDone = this.resumed && this.iteration === undefined;
         this.iteration = e.iteration;
         this.phase = undefined;
-        this.since = t;
         this.mark = this.partDone ? undefined : { t, done: 0 };
         break;
       case 'phase':
-        if (e.phase !== 'rationalize') this.enter(e.phase, e.total, t);
+        if (e.phase !== 'rationalize') this.enter(e.phase, e.total, t, 0);
         break;
       case 'progress':
         if (e.phase === 'rationalize') break;
-        this.enter(e.phase, e.total, t);
+        this.enter(e.phase, e.total, t, e.done);
         this.count(e.done, t);
         break;
       case 'iteration-end':
@@ -140,31 +137,44 @@ export class RunEta {
     return this.mark ? (this.now() - this.mark.t) / 1000 : 0;
   }
 
-  /** A phase starts where the previous one ended: its work began at the last event (the first phase: at the
-   *  iteration's start) and none of it was done then — unless the iteration was part done before a resume. */
-  private enter(name: Timed, total: number, t: number): void {
+  /**
+   * A phase starts where the previous one ended, none of its work done then (unless the iteration was part done
+   * before a resume). A phase that ended without reporting its last units (a trainer command reports no steps) did
+   * them between its last event and this one, less what the new phase's first units took at their rate.
+   */
+  private enter(name: Timed, total: number, t: number, firstDone: number): void {
     if (name === 'train') this.lastSteps = total;
     if (this.phase?.name === name) {
       this.phase.total = total;
       return;
     }
-    const start = this.mark?.t ?? this.since;
-    if (this.phase && this.mark) this.partDone = false; // work was seen being done: what follows starts at 0
+    const prev = this.phase;
+    const mark = this.mark;
+    let start: number | undefined = mark?.t ?? t;
+    if (prev && mark && prev.total > mark.done) {
+      const theirs = firstDone > 0 ? this.left(name, firstDone) : 0;
+      const span = (t - mark.t) / 1000;
+      const mine = theirs === undefined ? span : Math.max(0, span - theirs);
+      this.add(prev.name, mine, prev.total - mark.done);
+      start = theirs === undefined ? undefined : mark.t + mine * 1000;
+    }
+    if (prev && mark) this.partDone = false; // work was seen being done: what follows starts at 0
     this.phase = { name, done: 0, total };
-    this.since = t;
-    this.mark = this.partDone ? undefined : { t: start, done: 0 };
+    this.mark = this.partDone || start === undefined ? undefined : { t: start, done: 0 };
   }
 
   private count(done: number, t: number): void {
     const phase = this.phase!;
-    if (this.mark && done > this.mark.done) {
-      const r = this.tally.get(phase.name) ?? { seconds: 0, units: 0 };
-      r.seconds += (t - this.mark.t) / 1000;
-      r.units += done - this.mark.done;
-      this.tally.set(phase.name, r);
-    }
+    if (this.mark && done > this.mark.done) this.add(phase.name, (t - this.mark.t) / 1000, done - this.mark.done);
     phase.done = done;
     this.mark = { t, done };
+  }
+
+  private add(phase: Timed, seconds: number, units: number): void {
+    const r = this.tally.get(phase) ?? { seconds: 0, units: 0 };
+    r.seconds += seconds;
+    r.units += units;
+    this.tally.set(phase, r);
   }
 }
 

@@ -52,6 +52,20 @@ describe('run ETA', () => {
     assert.equal(eta.phaseRemaining(), 6); // 2 s a step, not 3 s for 7
   });
 
+  test('a trainer that reports no steps (a command) gets the time until eval began, less eval at its rate', () => {
+    const { eta, at, progress } = clocked();
+    at(0, { type: 'iteration-start', iteration: 0 });
+    at(10, progress(0, 'train', 10, 10));
+    at(12, progress(0, 'eval', 10, 10)); // 0.2 s a question
+    at(12, { type: 'iteration-start', iteration: 1 });
+    at(12, { type: 'phase', iteration: 1, phase: 'generate', total: 100 });
+    at(32, progress(1, 'generate', 100, 100)); // 0.2 s a question
+    at(32, { type: 'phase', iteration: 1, phase: 'train', total: 10 });
+    at(133, progress(1, 'eval', 5, 10)); // training took 100 s of these 101 (eval's 5 questions: 1 s)
+    // eval's other 5 (1 s); iteration 2: 20 s generating, 20 steps at 5.5 s (110 s for 20 so far), 2 s eval
+    assert.equal(eta.runRemaining(), 1 + 20 + 20 * 5.5 + 2);
+  });
+
   test('nothing left after the last iteration', () => {
     const { eta, at } = clocked();
     at(5, { type: 'iteration-end', iteration: 2, metrics: {} as never });
