@@ -9,13 +9,14 @@ import { CONFIG_FILE, initProject, loadData, openProject } from '../engine/proje
 import { compareRuns, RunComparison } from '../engine/compare';
 import { PickedRun, pickRun, PickOptions } from '../engine/runPick';
 import { WouldOverwrite } from '../engine/safeFiles';
-import { groupNames, markdown, markdownTable, reportRows } from '../engine/report';
+import { groupLabel, groupNames, markdown, markdownTable, percent, reportRows } from '../engine/report';
 import { runStar, RunOptions } from '../engine/star';
 import type { BackendChoice } from '../engine/store/format';
 import { getTask } from '../engine/tasks/index';
 import { TASK_NAMES, TaskName } from '../engine/tasks/task';
 import { ProgressView } from './progress';
 import { shellQuote } from './shellQuote';
+import { reportError } from './errors';
 import { printTable } from './table';
 
 const int = (v: string) => {
@@ -26,8 +27,12 @@ const int = (v: string) => {
 const taskOption = () => new Option('--task <task>', 'arithmetic | gsm8k | multiple-choice').choices(TASK_NAMES).makeOptionMandatory();
 const backendOption = () => new Option('--backend <name>', 'tfjs compute backend').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
 
+/** package.json's version, fixed in the bundle by scripts/build.mjs. */
+declare const STAR_VERSION: string;
+
 const program = new Command('star')
   .description('STaR Studio: run the Self-Taught Reasoner loop and curate its reasoning data')
+  .version(STAR_VERSION)
   .showHelpAfterError();
 
 program
@@ -50,7 +55,7 @@ program
       exemplarCount: o.exemplarCount, maxDigits: o.maxDigits, exemplarMaxDigits: o.exemplarMaxDigits, evalMaxDigits: o.evalMaxDigits, seed: o.seed,
       force: !!o.force,
     });
-    console.log(`created ${path.join(dir, CONFIG_FILE)} — next: star run ${dir}`);
+    console.log(`created ${path.join(dir, CONFIG_FILE)} — next: star run ${shellQuote(dir)}`);
   });
 
 program
@@ -107,7 +112,7 @@ program
     if (o.json) return console.log(JSON.stringify({ run: store.id, rows }, null, 2));
     const run = store.readRun();
     console.log(`run ${store.id}  (${store.state(run)}, task ${run.task}, backend ${run.backend || '?'})`);
-    if (o.markdown) return console.log(markdownTable(rows));
+    if (o.markdown) return console.log(markdownTable(rows, groupLabel(run.task)));
     printRows(rows);
   });
 
@@ -175,14 +180,19 @@ async function runCommand(dir: string, opts: RunOptions, json: boolean) {
   // The first Ctrl-C (or SIGTERM) stops after the current step, keeping finished work; the second exits at once.
   // Both leave a run that `--resume` continues: what is on disk is always whole.
   let stopRequests = 0;
+  const view = json ? undefined : new ProgressView();
   const onSignal = () => {
     stopRequests++;
-    if (stopRequests > 1) process.exit(130);
-    console.error('\nstopping after the current step (Ctrl-C again to quit at once; `star run --resume` continues)');
+    if (stopRequests > 1) {
+      view?.stop(); // gives the terminal its cursor back
+      process.exit(130);
+    }
+    const note = 'stopping after the current step (Ctrl-C again to quit at once; `star run --resume` continues)';
+    if (view) view.say(note);
+    else console.error(`\n${note}`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const view = json ? undefined : new ProgressView();
   const t0 = Date.now();
   try {
     const store = await runStar(project, { ...opts, shouldStop: () => stopRequests > 0 }, (e) => {
@@ -207,18 +217,23 @@ async function runCommand(dir: string, opts: RunOptions, json: boolean) {
 
 function printRows(rows: ReturnType<typeof reportRows>) {
   const groups = groupNames(rows);
-  const pct = (x: number) => (100 * x).toFixed(1);
   printTable(
     ['iter', 'direct', 'rationalized', 'failed', 'train ex.', 'steps', 'eval %', ...groups.map((g) => `${g}`), 'sec'],
     rows.map((r) => [
-      r.iteration, r.direct ?? '–', r.rationalized ?? '–', r.failed ?? '–', r.trainExamples, r.trainSteps, pct(r.accuracy),
-      ...groups.map((g) => pct(r.byGroup[g] ?? 0)), r.seconds.toFixed(0),
+      r.iteration, r.direct ?? '–', r.rationalized ?? '–', r.failed ?? '–', r.trainExamples, r.trainSteps,
+      percent(r.accuracy),
+      ...groups.map((g) => percent(r.byGroup[g] ?? 0)), r.seconds.toFixed(0),
     ]),
     groups.length ? `eval accuracy % by group (${groups.join(', ')})` : undefined,
   );
 }
 
-program.parseAsync(process.argv).catch((e: Error) => {
-  console.error(`star: ${e.message}`);
+// Every error reaches the user once, as its message; its stack only with STAR_DEBUG=1.
+process.on('uncaughtException', (e) => {
+  reportError(e);
+  process.exit(1);
+});
+program.parseAsync(process.argv).catch((e: unknown) => {
+  reportError(e);
   process.exitCode = 1;
 });

@@ -406,6 +406,10 @@ async function generateAll(
   const s = config.sampling;
   const M = generatorFor(config, store.iterPath(n - 1), gen);
   const chat = (x: Example, hint: boolean) => turnsOf(task, config, P, x, hint);
+  // rationalization's progress: of the questions failed so far (this invocation), how many had their hinted try
+  const tried = { done: 0, total: 0 };
+  const rationalizing = (done: number) =>
+    emit({ type: 'progress', iteration: n, phase: 'rationalize', done: tried.done + done, total: tried.total });
   try {
     for (let i = 0; i < todo.length; i += chunkSize) {
       stop();
@@ -434,11 +438,15 @@ async function generateAll(
       const wrong = out.map((l, j) => ({ l, x: chunk[j] })).filter(({ l }) => !l.correct);
       if (config.star.rationalize && wrong.length > 0) {
         t = Date.now();
+        tried.total += wrong.length;
+        rationalizing(0);
         const hinted = await M.generate(wrong.map(({ x }) => promptOf(task, config, P, x, true)), {
           ...opts,
           seeds: wrong.map(({ x }) => hashSeed(config.star.seed, n, x.id, 'hint')),
           turns: wrong.map(({ x }) => chat(x, true)),
+          onProgress: rationalizing,
         });
+        tried.done += wrong.length;
         phase.rationalize += (Date.now() - t) / 1000;
         if (M.takeUsage) usage.rationalize = addUsage(usage.rationalize, M.takeUsage());
         wrong.forEach(({ l, x }, j) => {
