@@ -55,13 +55,13 @@ export function overlapWarnings(c: OverlapCounts, before: { train: number; eval:
 export function overlapRefusal<T extends Example>(r: WithoutOverlap<T>, before: { train: number; eval: number },
   names: OverlapNames): string | undefined {
   if (r.train.length === 0)
-    return `every question of D (${names.train}, ${before.train}) is also an exemplar in P (${names.exemplars}): ` +
+    return `every question of D (all ${before.train} of ${names.train}) is also an exemplar in P (${names.exemplars}): ` +
       'nothing is left to train on; D needs questions P does not have';
   if (r.eval.length === 0) {
     const [inP, inD] = [r.counts.evalInExemplars.normalised, r.counts.evalInTrain.normalised];
     const parts = [inD ? `${inD} in D (${names.train})` : '', inP ? `${inP} exemplars in P (${names.exemplars})` : ''];
-    return `every held-out question is also in D or P: of the ${before.eval} of ${names.eval}, ` +
-      `${parts.filter(Boolean).join(' and ')}; hold out questions that D and P do not have`;
+    return `every held-out question (all ${before.eval} of ${names.eval}) is also in D or P: ` +
+      `${parts.filter(Boolean).join(', ')}; hold out questions that D and P do not have`;
   }
   return undefined;
 }
