@@ -552,8 +552,8 @@ async function copiedRecords(o: InitOptions): Promise<InitSets> {
       const most = pool.length - need + n;
       const count = o.exemplarCount === undefined ? `--exemplar-count ${n}, the default` : `--exemplar-count ${n}`;
       const instead = most >= 1 ? `give --exemplar-count ${most} at most, or a larger file` : 'give a larger file';
-      throw new Error(`${from} has ${pool.length} record(s): P takes the first ${n} (${count}), and D ` +
-        `${o.evalFrom ? 'needs' : 'and the held-out split need'} at least 1 more each; ${instead}`);
+      const rest = o.evalFrom ? 'D needs at least 1 more' : 'D and the held-out split need at least 1 more each';
+      throw new Error(`${from} has ${pool.length} record(s): P takes the first ${n} (${count}), and ${rest}; ${instead}`);
     }
     exemplars = pool.slice(0, n).map((x) => ({ ...asExemplar(task, x, from, n), record: x.record }));
     pool = pool.slice(n);
