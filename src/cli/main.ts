@@ -21,7 +21,8 @@ import { printTable } from './table';
 /** A whole number written in decimal digits alone: '', ' 3', '0x10', '1e3', '1.5' and '-1' are refused. */
 const int = (v: string) => {
   const n = Number(v);
-  if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a non-negative integer in decimal digits');
+  if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('must be a non-negative integer in decimal digits');
   return n;
 };
 /** As `int`, for sizes where 0 cannot work. */
@@ -41,11 +42,13 @@ program
   .command('init <dir>')
   .description('create a STaR project (star.json, exemplars.jsonl, data/)')
   .addOption(taskOption())
-  .option('--from <file>', 'task-native JSONL for D (GSM8K, CommonsenseQA or arithmetic format); a tenth is held out for eval')
+  .option('--from <file>', 'task-native JSONL for D (GSM8K, CommonsenseQA or arithmetic format); a tenth is held out')
   .option('--eval <file>', 'held-out split (instead of holding out part of --from)')
-  .option('--exemplars <file>', 'P: exemplars with rationales (gsm8k: default the first --exemplar-count records of --from)')
+  .option('--exemplars <file>', 'P: exemplars with rationales (gsm8k: default the first records of --from)')
   .option('--train-count <n>', 'arithmetic: training questions generated (default 2000)', positiveInt)
-  .option('--exemplar-count <n>', 'arithmetic: worked sums generated for P (default 128); gsm8k: records of --from that become P (default 8)', positiveInt)
+  .option('--exemplar-count <n>',
+    'arithmetic: worked sums generated for P (default 128); gsm8k: records of --from that become P (default 8)',
+    positiveInt)
   .option('--max-digits <n>', 'arithmetic: longest sum in D (default 5)', positiveInt)
   .option('--exemplar-max-digits <n>', 'arithmetic: longest sum in P (default 5)', positiveInt)
   .option('--eval-max-digits <n>', 'arithmetic: longest sum in the held-out split (default --max-digits)', positiveInt)

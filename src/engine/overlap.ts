@@ -32,18 +32,26 @@ export function leaveOutOverlap<T extends Example>(P: Example[], D: T[], E: T[])
   return { train, eval: evalSet, counts };
 }
 
+/** How many questions D and the held-out split had before any was left out. */
+export interface SetSizes {
+  train: number;
+  eval: number;
+}
+
 /** A warning for each set that lost questions, counting them; none when nothing was shared. */
-export function overlapWarnings(c: OverlapCounts, before: { train: number; eval: number }, names: OverlapNames): string[] {
+export function overlapWarnings(c: OverlapCounts, before: SetSizes, names: OverlapNames): string[] {
   const out: string[] = [];
   const fromD = c.trainInExemplars.normalised;
   if (fromD)
-    out.push(`left ${fromD} of ${before.train} questions of D (${names.train}) out: they are exemplars in P ` +
-      `(${names.exemplars})${looseNote(c.trainInExemplars)}`);
+    out.push(`left ${fromD} of ${before.train} questions of D (${names.train}) out: ` +
+      `${fromD === 1 ? 'it is an exemplar' : 'they are exemplars'} in P (${names.exemplars})` +
+      looseNote(c.trainInExemplars));
   const inP = c.evalInExemplars.normalised;
   const inD = c.evalInTrain.normalised;
   if (inP + inD) {
+    const exemplars = `${inP} ${inP === 1 ? 'is an exemplar' : 'are exemplars'} in P (${names.exemplars})`;
     const why = [
-      inP ? `${inP} ${inP === 1 ? 'is an exemplar' : 'are exemplars'} in P (${names.exemplars})${looseNote(c.evalInExemplars)}` : '',
+      inP ? exemplars + looseNote(c.evalInExemplars) : '',
       inD ? `${inD} ${inD === 1 ? 'is' : 'are'} in D (${names.train})${looseNote(c.evalInTrain)}` : '',
     ].filter(Boolean).join(', ');
     out.push(`left ${inP + inD} of ${before.eval} held-out questions (${names.eval}) out: ${why}`);
@@ -52,11 +60,11 @@ export function overlapWarnings(c: OverlapCounts, before: { train: number; eval:
 }
 
 /** Why nothing is left to train or evaluate on, or undefined when both sets keep questions. */
-export function overlapRefusal<T extends Example>(r: WithoutOverlap<T>, before: { train: number; eval: number },
+export function overlapRefusal<T extends Example>(r: WithoutOverlap<T>, before: SetSizes,
   names: OverlapNames): string | undefined {
   if (r.train.length === 0)
-    return `every question of D (all ${before.train} of ${names.train}) is also an exemplar in P (${names.exemplars}): ` +
-      'nothing is left to train on; D needs questions P does not have';
+    return `every question of D (all ${before.train} of ${names.train}) is also an exemplar in P ` +
+      `(${names.exemplars}): nothing is left to train on; D needs questions P does not have`;
   if (r.eval.length === 0) {
     const [inP, inD] = [r.counts.evalInExemplars.normalised, r.counts.evalInTrain.normalised];
     const parts = [inD ? `${inD} in D (${names.train})` : '', inP ? `${inP} exemplars in P (${names.exemplars})` : ''];

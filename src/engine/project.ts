@@ -331,10 +331,12 @@ function checkInitOptions(o: InitOptions): void {
   for (const k of GENERATION) if (o[k] !== undefined && !generated) throw refuse(k, notGenerated);
   if (o.exemplarCount !== undefined) {
     if (o.task === 'multiple-choice')
-      throw refuse('exemplarCount', 'applies to --task arithmetic and gsm8k only (multiple-choice takes P from --exemplars)');
+      throw refuse('exemplarCount',
+        'applies to --task arithmetic and gsm8k only (multiple-choice takes P from --exemplars)');
     if (o.task === 'arithmetic' && o.from) throw refuse('exemplarCount', notGenerated);
     if (o.exemplarsFrom)
-      throw refuse('exemplarCount', `takes P from the first records of --from: with --exemplars, P is ${o.exemplarsFrom}`);
+      throw refuse('exemplarCount',
+        `takes P from the first records of --from: with --exemplars, P is ${o.exemplarsFrom}`);
   }
   for (const k of ['evalFrom', 'exemplarsFrom'] as const)
     if (o[k] !== undefined && generated)
@@ -342,7 +344,8 @@ function checkInitOptions(o: InitOptions): void {
   if (o.seed !== undefined && o.evalFrom)
     throw refuse('seed', `draws the held-out split from --from: with --eval (${o.evalFrom}) nothing is drawn`);
   if (!o.from && o.task !== 'arithmetic')
-    throw new Error(`--from FILE is required for the ${o.task} task (a ${o.task === 'gsm8k' ? 'GSM8K' : 'CommonsenseQA'} JSONL file)`);
+    throw new Error(`--from FILE is required for the ${o.task} task ` +
+      `(a ${o.task === 'gsm8k' ? 'GSM8K' : 'CommonsenseQA'} JSONL file)`);
   if (o.from && !o.exemplarsFrom && o.task === 'multiple-choice')
     throw new Error('--exemplars FILE is required for multiple-choice: CommonsenseQA records carry no rationales');
   if (o.from && !o.exemplarsFrom && o.task === 'arithmetic')
@@ -350,16 +353,18 @@ function checkInitOptions(o: InitOptions): void {
       'rationales (without --from, init generates P, D and the held-out split)');
   for (const k of ['trainCount', 'exemplarCount', 'evalPerDigit', ...DIGIT_OPTIONS] as const) {
     const v = o[k];
-    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1)) throw refuse(k, `must be a positive integer (got ${v})`);
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1))
+      throw refuse(k, `must be a positive integer (got ${v})`);
   }
   if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0))
     throw refuse('seed', `must be a non-negative integer (got ${o.seed})`);
   const longest = longestSum();
+  const tokens = defaultConfig('arithmetic').sampling.maxNewTokens;
   for (const k of DIGIT_OPTIONS) {
     const v = o[k];
     if (v !== undefined && v > longest)
       throw refuse(k, `must be 1 to ${longest} digits (got ${v}): the scratchpad of a longer sum does not fit the ` +
-        `${defaultConfig('arithmetic').sampling.maxNewTokens} new tokens (sampling.maxNewTokens) of the star.json init writes`);
+        `${tokens} new tokens (sampling.maxNewTokens) of the star.json init writes`);
   }
 }
 
@@ -368,9 +373,11 @@ function longestSum(): number {
   const c = defaultConfig('arithmetic');
   const task = getTask('arithmetic');
   const fits = (n: number) => {
-    const x = arithmeticExemplar({ id: '', question: `${'9'.repeat(n)}+${'9'.repeat(n)}`, gold: `1${'9'.repeat(n - 1)}8` });
+    const nines = '9'.repeat(n);
+    const x = arithmeticExemplar({ id: '', question: `${nines}+${nines}`, gold: `1${nines.slice(1)}8` });
     const completion = task.completion(x.rationale, x.gold);
-    return completion.length <= c.sampling.maxNewTokens && task.prompt(x, true).length + completion.length <= c.model.blockSize;
+    const sequence = task.prompt(x, true).length + completion.length;
+    return completion.length <= c.sampling.maxNewTokens && sequence <= c.model.blockSize;
   };
   let n = 1;
   while (fits(n + 1)) n++;
@@ -479,8 +486,9 @@ function generatedArithmetic(o: InitOptions): InitSets {
   });
   E.forEach((e) => seen.add(e.question));
   if (lacking === 0)
-    throw new Error(`no one-digit sum is left for D or the held-out split: P holds all 100 (${said('exemplarCount')}, ` +
-      `${said('exemplarMaxDigits')}); lower --exemplar-count or raise --exemplar-max-digits`);
+    throw new Error('no one-digit sum is left for D or the held-out split: P holds all 100 ' +
+      `(${said('exemplarCount')}, ${said('exemplarMaxDigits')}); ` +
+      'lower --exemplar-count or raise --exemplar-max-digits');
   let room = 0;
   for (let n = 1; n <= z.maxDigits; n++) room += distinctSums(n) - countDigits(seen, n);
   // D repeats sums of a digit count that has too few (the one-digit ones), but never holds fewer distinct ones
@@ -494,7 +502,8 @@ function generatedArithmetic(o: InitOptions): InitSets {
   for (let n = 2; n <= z.evalMaxDigits; n++) {
     const left = distinctSums(n) - countDigits(seen, n);
     if (z.evalPerDigit > left)
-      throw new Error(`${said('evalPerDigit')} is more than the ${left} ${n}-digit sums P and D leave: at most ${left}`);
+      throw new Error(`${said('evalPerDigit')} is more than the ${left} ${n}-digit sums P and D leave: ` +
+        `at most ${left}`);
     E.push(...generateAdditions({
       count: z.evalPerDigit, minDigits: n, maxDigits: n, seed: hashSeed(seed, 'eval', n), exclude: seen,
     }));
@@ -553,7 +562,8 @@ async function copiedRecords(o: InitOptions): Promise<InitSets> {
       const count = o.exemplarCount === undefined ? `--exemplar-count ${n}, the default` : `--exemplar-count ${n}`;
       const instead = most >= 1 ? `give --exemplar-count ${most} at most, or a larger file` : 'give a larger file';
       const rest = o.evalFrom ? 'D needs at least 1 more' : 'D and the held-out split need at least 1 more each';
-      throw new Error(`${from} has ${pool.length} record(s): P takes the first ${n} (${count}), and ${rest}; ${instead}`);
+      throw new Error(`${from} has ${pool.length} record(s): P takes the first ${n} (${count}), and ${rest}; ` +
+        instead);
     }
     exemplars = pool.slice(0, n).map((x) => ({ ...asExemplar(task, x, from, n), record: x.record }));
     pool = pool.slice(n);
@@ -568,7 +578,7 @@ async function copiedRecords(o: InitOptions): Promise<InitSets> {
     evalSet = await readWritten(o.evalFrom, task, 'examples');
     eName = o.evalFrom;
   } else {
-    // a tenth (at most 500), ranked by a well-mixed hash of the position: the same split each time, spread over the file
+    // a tenth (at most 500) ranked by a well-mixed hash of the position: the same split each time, spread over the file
     const held = new Set(heldOutPositions(pool.length, o.seed ?? 0));
     evalSet = pool.filter((_, i) => held.has(i));
     pool = pool.filter((_, i) => !held.has(i));

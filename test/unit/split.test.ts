@@ -61,7 +61,8 @@ describe('the held-out split is spread over the file', () => {
       const exit = await cli(['init', dir, '--task', 'gsm8k', '--from', file, '--seed', seed]);
       assert.equal(exit.code, 0, exit.stderr);
       const held = heldOutIn(source, dir);
-      assert.deepEqual(held, heldOutPositions(52, Number(seed)).map((p) => p + 8), 'P is the first 8; the rest is drawn');
+      const drawn = heldOutPositions(52, Number(seed)).map((p) => p + 8);
+      assert.deepEqual(held, drawn, 'P is the first 8; the rest is drawn');
       got.push(held);
     }
     for (const held of got) assert.ok(held[held.length - 1] - held[0] > 10, `held out: ${held.join(', ')}`);
@@ -89,8 +90,10 @@ describe('the held-out split is spread over the file', () => {
 });
 
 describe('questions shared by P, D and the held-out split', () => {
-  const ex = (question: string, choices?: [string, string][]): Example =>
-    ({ id: question, question, gold: 'A', ...(choices ? { choices: choices.map(([label, text]) => ({ label, text })) } : {}) });
+  const ex = (question: string, choices?: [string, string][]): Example => {
+    const labelled = choices?.map(([label, text]) => ({ label, text }));
+    return { id: question, question, gold: 'A', ...(labelled ? { choices: labelled } : {}) };
+  };
 
   test('matched by exact and by normalised text; each held-out question counted once, under P first', () => {
     const P = [ex('How many eggs?'), ex('What is 12+34?')];
@@ -123,7 +126,8 @@ describe('questions shared by P, D and the held-out split', () => {
     c.training = { ...c.training, baseSteps: 10, schedule: { kind: 'exponential', base: 5, growth: 1.2 } };
     c.star = { ...c.star, iterations: 1 };
   });
-  const questions = (f: string) => lines(f).map((l) => JSON.parse(l) as { id: string; question: string; answer: string });
+  type Sum = { id: string; question: string; answer: string };
+  const questions = (f: string) => lines(f).map((l) => JSON.parse(l) as Sum);
   const warnings = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as RunEvent)
     .flatMap((e) => (e.type === 'log' && e.level === 'warn' ? [e.message] : []));
@@ -136,16 +140,17 @@ describe('questions shared by P, D and the held-out split', () => {
       const P = questions(path.join(dir, 'exemplars.jsonl'));
       const D = questions(trainFile);
       const E = questions(evalFile);
-      const rec = (id: string, x: { question: string; answer: string }) => JSON.stringify({ id, question: x.question, answer: x.answer });
-      fs.appendFileSync(trainFile, [rec('dp-1', P[0]), rec('dp-2', P[1])].join('\n') + '\n');
-      fs.appendFileSync(evalFile, [rec('ed-1', D[0]), rec('ed-2', D[1]), rec('ed-3', D[2]), rec('ep-1', P[2])].join('\n') + '\n');
+      const recs = (xs: [string, Sum][]) =>
+        xs.map(([id, x]) => JSON.stringify({ id, question: x.question, answer: x.answer }) + '\n').join('');
+      fs.appendFileSync(trainFile, recs([['dp-1', P[0]], ['dp-2', P[1]]]));
+      fs.appendFileSync(evalFile, recs([['ed-1', D[0]], ['ed-2', D[1]], ['ed-3', D[2]], ['ep-1', P[2]]]));
 
       const first = await cli(['run', dir, '--json']);
       assert.equal(first.code, 0, first.stderr);
       assert.deepEqual(warnings(first.stdout), [
         `left 2 of ${D.length + 2} questions of D (data/train.jsonl) out: they are exemplars in P (exemplars.jsonl)`,
-        `left 4 of ${E.length + 4} held-out questions (data/eval.jsonl) out: 1 is an exemplar in P (exemplars.jsonl), ` +
-          '3 are in D (data/train.jsonl)',
+        `left 4 of ${E.length + 4} held-out questions (data/eval.jsonl) out: ` +
+          '1 is an exemplar in P (exemplars.jsonl), 3 are in D (data/train.jsonl)',
       ]);
       const runsDir = path.join(dir, '.star', 'runs');
       const [id] = fs.readdirSync(runsDir);
@@ -177,8 +182,9 @@ describe('questions shared by P, D and the held-out split', () => {
     fs.copyFileSync(trainFile, path.join(dir, 'data', 'eval.jsonl'));
     const r = await cli(['run', dir]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`every held-out question \\(all ${n} of data/eval\\.jsonl\\) is also in D or P: ` +
-      `${n} in D \\(data/train\\.jsonl\\); hold out questions that D and P do not have`));
-    assert.ok(!fs.existsSync(path.join(dir, '.star', 'runs')) || fs.readdirSync(path.join(dir, '.star', 'runs')).length === 0);
+    assert.ok(r.stderr.includes(`every held-out question (all ${n} of data/eval.jsonl) is also in D or P: ` +
+      `${n} in D (data/train.jsonl); hold out questions that D and P do not have`), r.stderr);
+    const runs = path.join(dir, '.star', 'runs');
+    assert.ok(!fs.existsSync(runs) || fs.readdirSync(runs).length === 0, 'no run was started');
   });
 });

@@ -133,7 +133,8 @@ function randomOperand(rand: () => number, n: number): string {
 }
 
 /** All 100 one-digit sums, `0+0` to `9+9`. */
-export const ONE_DIGIT_SUMS: readonly string[] = Array.from({ length: 100 }, (_, i) => `${Math.floor(i / 10)}+${i % 10}`);
+export const ONE_DIGIT_SUMS: readonly string[] =
+  Array.from({ length: 100 }, (_, i) => `${Math.floor(i / 10)}+${i % 10}`);
 
 /** Distinct sums of two n-digit operands: 100 for n = 1, else (9 * 10^(n-1))^2. */
 export function distinctSums(n: number): number {
