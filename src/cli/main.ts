@@ -19,9 +19,17 @@ import { shellQuote } from './shellQuote';
 import { reportError } from './errors';
 import { printTable } from './table';
 
+/** A whole number written in decimal digits alone: '', ' 3', '0x10', '1e3', '1.5' and '-1' are refused. */
 const int = (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+  if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('must be a non-negative integer in decimal digits');
+  return n;
+};
+/** As `int`, for sizes where 0 cannot work. */
+const positiveInt = (v: string) => {
+  const n = int(v);
+  if (n === 0) throw new InvalidArgumentError('must be a positive integer (1 or more)');
   return n;
 };
 const taskOption = () => new Option('--task <task>', 'arithmetic | gsm8k | multiple-choice').choices(TASK_NAMES).makeOptionMandatory();
@@ -39,22 +47,26 @@ program
   .command('init <dir>')
   .description('create a STaR project (star.json, exemplars.jsonl, data/)')
   .addOption(taskOption())
-  .option('--from <file>', 'task-native JSONL for D (GSM8K or CommonsenseQA format); a tenth is held out for eval')
+  .option('--from <file>', 'task-native JSONL for D (GSM8K, CommonsenseQA or arithmetic format); a tenth is held out')
   .option('--eval <file>', 'held-out split (instead of holding out part of --from)')
-  .option('--exemplars <file>', 'P: exemplars with rationales')
-  .option('--train-count <n>', 'arithmetic: training questions', int)
-  .option('--exemplar-count <n>', 'arithmetic: exemplars in P', int)
-  .option('--max-digits <n>', 'arithmetic: longest sum in D', int)
-  .option('--exemplar-max-digits <n>', 'arithmetic: longest sum in P', int)
-  .option('--eval-max-digits <n>', 'arithmetic: longest sum in the held-out split', int)
-  .option('--seed <n>', 'seed of the generated data', int)
+  .option('--exemplars <file>', 'P: exemplars with rationales (gsm8k: default the first records of --from)')
+  .option('--train-count <n>', 'arithmetic: training questions generated (default 2000)', positiveInt)
+  .option('--exemplar-count <n>',
+    'arithmetic: worked sums generated for P (default 128); gsm8k: records of --from that become P (default 8)',
+    positiveInt)
+  .option('--max-digits <n>', 'arithmetic: longest sum in D (default 5)', positiveInt)
+  .option('--exemplar-max-digits <n>', 'arithmetic: longest sum in P (default 5)', positiveInt)
+  .option('--eval-max-digits <n>', 'arithmetic: longest sum in the held-out split (default --max-digits)', positiveInt)
+  .option('--eval-per-digit <n>', 'arithmetic: held-out sums per digit count (default 100)', positiveInt)
+  .option('--seed <n>', 'seed of the generated data, or of the held-out split drawn from --from (default 0)', int)
   .option('--force', 'replace the project files already in <dir> (never a file init reads from)')
   .action(async (dir: string, o) => {
-    await initProject(dir, {
+    const { warnings } = await initProject(dir, {
       task: o.task as TaskName, from: o.from, evalFrom: o.eval, exemplarsFrom: o.exemplars, trainCount: o.trainCount,
-      exemplarCount: o.exemplarCount, maxDigits: o.maxDigits, exemplarMaxDigits: o.exemplarMaxDigits, evalMaxDigits: o.evalMaxDigits, seed: o.seed,
-      force: !!o.force,
+      exemplarCount: o.exemplarCount, maxDigits: o.maxDigits, exemplarMaxDigits: o.exemplarMaxDigits,
+      evalMaxDigits: o.evalMaxDigits, evalPerDigit: o.evalPerDigit, seed: o.seed, force: !!o.force,
     });
+    for (const w of warnings) console.error(`star: warning: ${w}`);
     console.log(`created ${path.join(dir, CONFIG_FILE)} — next: star run ${shellQuote(dir)}`);
   });
 

@@ -21,6 +21,7 @@ import { evaluate, GenContext, generatorFor, makeBaseModel, modelReady, trainerF
 import { budgets, examplesOf, promptOf, turnsOf } from './prompts';
 import { hashSeed } from './random';
 import { loadData, Project } from './project';
+import { leaveOutOverlap, overlapRefusal, overlapWarnings } from './overlap';
 import { checkRunFits } from './preflight';
 import { Curation, curationBefore } from './curation';
 import { describeChanges, InputsChangedError, runInputs } from './inputs';
@@ -89,19 +90,23 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       : await selectBackend(opts.compute ?? planned.config.model.compute);
     if (remote) resolveApiKey(openaiSettings(planned.config.model), opts.apiKey);
     const P = planned.exemplars.map((r, i) => project.task.exemplarFromRecord(r, `p-${i + 1}`));
+    const { run, used, warnings } = withoutOverlap(project, planned, P, data);
     const fits = 'name' in backend
-      ? checkRunFits(project.task, planned.config, P, data, project.dir, backend.name)
+      ? checkRunFits(project.task, run.config, P, used, project.dir, backend.name)
       : [];
     let store: RunStore;
     if (resumed) store = resumed.store;
-    else ({ store, lock } = createRun(project, planned));
-    store.writeRun({ ...planned, status: 'running', backend: backend.description, error: undefined });
-    const notes: RunEvent[] = fits.map((message) => ({ type: 'log', level: 'info', message }));
+    else ({ store, lock } = createRun(project, run));
+    store.writeRun({ ...run, status: 'running', backend: backend.description, error: undefined });
+    const notes: RunEvent[] = [
+      ...warnings.map((message): RunEvent => ({ type: 'log', level: 'warn', message })),
+      ...fits.map((message): RunEvent => ({ type: 'log', level: 'info', message })),
+    ];
     if (lock?.tookOver) {
       const message = `took over the writer lock of ${describeHolder(lock.tookOver)}: that process is gone`;
       notes.unshift({ type: 'log', level: 'warn', message });
     }
-    return await runLoop(project, store, { ...data, P }, planned, backend, opts, emit, notes);
+    return await runLoop(project, store, { ...used, P }, run, backend, opts, emit, notes);
   } finally {
     lock?.release();
   }
@@ -249,6 +254,21 @@ async function runLoop(
     clearInterval(poll);
   }
   return store;
+}
+
+/**
+ * D and the held-out split as the run uses them: without the questions P holds (and, for the held-out split, D), the
+ * same way for a new run and a resume (with the P the run keeps). Refused when nothing would be left.
+ */
+function withoutOverlap(project: Project, planned: RunJson, P: Exemplar[], data: LoadedData) {
+  const c = project.config;
+  const names = { exemplars: c.exemplars, train: c.train, eval: c.eval };
+  const before = { train: data.train.length, eval: data.eval.length };
+  const used = leaveOutOverlap(P, data.train, data.eval);
+  const refusal = overlapRefusal(used, before, names);
+  if (refusal) throw new Error(refusal);
+  const run: RunJson = { ...planned, overlap: used.counts, trainCount: used.train.length, evalCount: used.eval.length };
+  return { run, used: { train: used.train, eval: used.eval }, warnings: overlapWarnings(used.counts, before, names) };
 }
 
 /** Training progress of iteration n: events for the UI, and each step's loss in iter-<n>/train-loss.jsonl. */
