@@ -209,7 +209,8 @@ async function runScreenshots({ dir, runs, out }) {
     const { copyProject, screenshots } = await import(path.join(ROOT, 'test', 'e2e', 'screenshots.mjs'));
     const project = copyProject(dir, ws, [runs.star, runs.ablation]);
     const written = await screenshots({ browser, base: server.base, ws, project, runs, out, log });
-    log(`screenshots: wrote ${written.map((f) => path.relative(ROOT, f)).join(', ')}`);
+    const shown = (f) => (path.relative(ROOT, f).startsWith('..') ? f : path.relative(ROOT, f));
+    log(`screenshots: wrote ${written.map(shown).join(', ')}`);
     return true;
   } catch (e) {
     log('screenshots: FAIL', e.stack ?? e);

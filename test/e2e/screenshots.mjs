@@ -25,7 +25,8 @@ export function demoRuns(projectDir, demoArgs) {
   const missing = [];
   const demo = (extra) => `npm run demo${demoArgs(extra)}`;
   if (!star) missing.push({ what: 'a finished run with rationalization', command: demo([]) });
-  if (!ablation) missing.push({ what: 'a finished run without it (the ablation)', command: demo(['--no-rationalize']) });
+  const ablationWhat = 'a finished run without it (the ablation)';
+  if (!ablation) missing.push({ what: ablationWhat, command: demo(['--no-rationalize']) });
   return { star, ablation, missing };
 }
 
@@ -61,6 +62,7 @@ export async function screenshots({ browser, base, ws, project, runs, out, log }
   const page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
   const written = [];
   const shot = async (name) => {
+    if (name !== 'run-and-tree.png') await restMouse(page);
     await page.screenshot({ path: path.join(out, name) });
     written.push(path.join(out, name));
     log(`screenshots: ${name}`);
@@ -79,12 +81,16 @@ export async function screenshots({ browser, base, ws, project, runs, out, log }
     await page.locator('.tab.active', { hasText: 'star.json' }).waitFor({ timeout: 15_000 });
     const narrow = await sidebarWidth(page);
     await resizeSidebar(page, WIDE_SIDEBAR);
-    const lastRow = await iterationRow(page, runs.star, last);
+    const { row: lastRow, bottom } = await iterationRow(page, runs.star, last);
     await lastRow.click(); // selects it: the report and the diagnostics now show it
     await page.locator(`${TREE_ROW}.selected`, { hasText: `Iteration ${last}` }).waitFor({ timeout: 10_000 });
-    await lastRow.hover();
-    const tooltip = page.locator('.monaco-hover, .workbench-hover', { hasText: 'training examples' }).first();
-    await tooltip.waitFor({ timeout: 15_000 });
+    if (bottom) {
+      // its tooltip (held-out count, training examples, steps, seconds) opens below it: only where it hides no row
+      await page.mouse.move(900, 450); // it comes on the mouse entering the row, not on the click
+      await lastRow.hover({ position: { x: 200, y: 10 } });
+      const tooltip = page.locator('.monaco-hover, .workbench-hover', { hasText: 'training examples' }).first();
+      await tooltip.waitFor({ timeout: 15_000 });
+    }
     await shot('run-and-tree.png');
     await page.mouse.move(900, 450);
     await resizeSidebar(page, narrow);
@@ -102,7 +108,8 @@ export async function screenshots({ browser, base, ws, project, runs, out, log }
     await row.waitFor({ timeout: 10_000 });
     await row.click();
     await report.locator('[data-testid="history"]').waitFor({ timeout: 10_000 });
-    await report.locator('[data-testid="compare"]').waitFor({ timeout: 10_000 });
+    // iteration 1 has nothing before it to compare with
+    if (last > 1) await report.locator('[data-testid="compare"]').waitFor({ timeout: 10_000 });
     await shot('report.png');
 
     // 3. The charts (Chart.js animation is off in the report): the ablation's held-out accuracy is a line of its own.
@@ -114,13 +121,22 @@ export async function screenshots({ browser, base, ws, project, runs, out, log }
     await report.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
     await shot('report-chart.png');
 
-    // 4. A failed question inline: from the Mismatches tab to its line, where a warning and a hover show it.
+    // 4. A failed question inline: from the Mismatches tab to its line, where a warning and a hover show it; the
+    // report goes, so the file has the width.
     await report.locator('vscode-tab-header[data-tab="mismatch"]').click();
-    const failed = report.locator('.row').first();
+    const question = pickFailed(project, runs.star, last);
+    const failed = report.locator(`.row[data-id="${question.id}"]`);
     await failed.waitFor({ timeout: 10_000 });
     await failed.click();
     await report.locator('#reveal').click();
+    await page.locator('.tab.active', { hasText: 'train.jsonl' }).waitFor({ timeout: 20_000 });
+    await palette('View: Close Editors in Other Groups');
+    const reportTabs = page.locator('.tab', { hasText: 'STaR Report' });
+    await until('the report closed', async () => (await reportTabs.count()) === 0);
     await page.locator('.monaco-editor .squiggly-warning').first().waitFor({ timeout: 20_000 });
+    await page.locator('.statusbar-item', { hasText: new RegExp(`Ln ${question.line},`) }).waitFor({ timeout: 10_000 });
+    await palette('View: Focus Active Editor Group'); // the palette's click left the focus in the status bar
+    await restMouse(page);
     await page.keyboard.press('Control+K');
     await page.keyboard.press('Control+I'); // Show Hover at the cursor
     await page.locator('.monaco-hover', { hasText: /answer:\s\S+\s·\sgold:\s/ }).first().waitFor({ timeout: 15_000 });
@@ -138,6 +154,21 @@ export async function screenshots({ browser, base, ws, project, runs, out, log }
     await page.screenshot({ path: path.join(out, 'screenshots-failure.png') }).catch(() => {});
     throw e;
   }
+}
+
+/** A failed question far enough down its file that the hover, drawn above its line, leaves the line in sight, and
+ *  among the first rows of the Mismatches tab. */
+function pickFailed(project, runId, n) {
+  const failed = readJsonl(path.join(project, '.star', 'runs', runId, `iter-${n}`, 'generations.jsonl'))
+    .filter((g) => g.stage === 'failed' && g.line).sort((a, b) => a.line - b.line);
+  if (!failed.length) throw new Error(`run ${runId} iteration ${n} has no failed question with a dataset line`);
+  return failed.slice(0, 20).find((g) => g.line >= 12) ?? failed[0];
+}
+
+/** The mouse where it opens no tooltip: the empty part of the side bar, below the tree. */
+async function restMouse(page) {
+  const box = await page.locator(SIDEBAR).boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height - 60);
 }
 
 /** Opens a workspace file by name through Quick Open (Ctrl+P). */
@@ -169,7 +200,8 @@ async function resizeSidebar(page, width) {
   await until(`a side bar ${width} px wide`, async () => Math.abs((await sidebarWidth(page)) - width) < 3, 5000);
 }
 
-/** The tree row of iteration `n` under the row of run `runId` (rows are a flat list; data-index is their order). */
+/** The tree row of iteration `n` under the row of run `runId` (rows are a flat list; data-index is their order), and
+ *  whether it is the tree's last row. */
 async function iterationRow(page, runId, n) {
   const rows = await page.locator(TREE_ROW).evaluateAll((els) =>
     els.map((e) => ({ index: Number(e.getAttribute('data-index')), text: (e.textContent ?? '').trim() }))
@@ -178,5 +210,5 @@ async function iterationRow(page, runId, n) {
   const it = rows.slice(run + 1).find((r) => Number(/^Iteration (\d+)/.exec(r.text)?.[1]) === n);
   if (run < 0 || !it)
     throw new Error(`no tree row of iteration ${n} under run ${runId}: ${rows.map((r) => r.text).join(' | ')}`);
-  return page.locator(`${TREE_ROW}[data-index="${it.index}"]`);
+  return { row: page.locator(`${TREE_ROW}[data-index="${it.index}"]`), bottom: it === rows[rows.length - 1] };
 }
