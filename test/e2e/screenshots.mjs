@@ -44,14 +44,16 @@ export function copyProject(projectDir, ws, keep) {
   return dest;
 }
 
-/** A kept rationalization worth showing among the first rows of its tab: its history changed stage the most. */
+/** A kept rationalization worth showing among the first rows of its tab: its history changed stage the most, and of
+ *  those the longest rationale (more steps to read). */
 function pickRationalized(project, runId, n) {
   const runDir = path.join(project, '.star', 'runs', runId);
   const gens = (i) => readJsonl(path.join(runDir, `iter-${i}`, 'generations.jsonl'));
   const earlier = Array.from({ length: n - 1 }, (_, i) => new Map(gens(i + 1).map((g) => [g.id, g])));
   const rows = gens(n).filter((g) => g.stage === 'rationalized' && !g.hintLeak)
     .sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-  const score = (g) => new Set([...earlier.map((m) => m.get(g.id)?.stage), g.stage].filter(Boolean)).size;
+  const stages = (g) => new Set([...earlier.map((m) => m.get(g.id)?.stage), g.stage].filter(Boolean)).size;
+  const score = (g) => stages(g) * 1000 + g.rationale.length;
   const first = rows.slice(0, 12);
   if (!first.length) throw new Error(`run ${runId} iteration ${n} kept no rationalization without a hint leak`);
   return first.reduce((best, g) => (score(g) > score(best) ? g : best));
