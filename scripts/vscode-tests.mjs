@@ -65,7 +65,7 @@ async function screenshotRuns() {
   if (runs.missing.length) {
     const none = fs.existsSync(path.join(dir, 'star.json')) ? '' : ' (no star.json: no project yet)';
     console.error(`screenshots: ${shown}${none} lacks ${runs.missing.map((m) => m.what).join(' and ')}; `
-      + `the screenshots show both. Make ${runs.missing.length > 1 ? 'them' : 'it'} first (minutes each), `
+      + `the screenshots show both. Make ${runs.missing.length > 1 ? 'them first (minutes each)' : 'it first (minutes)'}, `
       + 'then run this again:\n'
       + runs.missing.map((m) => `  ${m.command}\n`).join(''));
     process.exit(1);
