@@ -64,8 +64,9 @@ async function screenshotRuns() {
   const runs = demoRuns(dir, demoArgs);
   if (runs.missing.length) {
     const none = fs.existsSync(path.join(dir, 'star.json')) ? '' : ' (no star.json: no project yet)';
+    const make = runs.missing.length > 1 ? 'them first (minutes each)' : 'it first (minutes)';
     console.error(`screenshots: ${shown}${none} lacks ${runs.missing.map((m) => m.what).join(' and ')}; `
-      + `the screenshots show both. Make ${runs.missing.length > 1 ? 'them first (minutes each)' : 'it first (minutes)'}, `
+      + `the screenshots show both. Make ${make}, `
       + 'then run this again:\n'
       + runs.missing.map((m) => `  ${m.command}\n`).join(''));
     process.exit(1);
