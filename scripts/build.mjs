@@ -1,5 +1,9 @@
 // Bundles the CLI, the VS Code extension, its run worker and its webviews with esbuild.
 import { build } from 'esbuild';
+import { readFileSync } from 'fs';
+
+// `star --version`: the version is fixed in the bundle, which then needs no package.json beside it.
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
 
 const common = {
   bundle: true,
@@ -12,7 +16,8 @@ const common = {
   external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', 'vscode'],
 };
 
-await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' });
+const define = { STAR_VERSION: JSON.stringify(version) };
+await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', define });
 // The extension host loads extension.js; runs happen in worker.js, a child process it forks.
 await build({ ...common, entryPoints: { extension: 'src/extension/extension.ts', worker: 'src/extension/worker.ts' }, outdir: 'dist' });
 // Webviews are browser pages: one self-contained script each (their CSP allows nothing else).

@@ -5,8 +5,11 @@
 //             loaded as a development extension through the workbench's `payload` URL parameter;
 //   --restricted  the suites of test/vscode/restricted (out/test/vscode/restricted.js) in a workbench with workspace
 //             trust on and an untrusted folder (restricted mode);
-//   --e2e     the end-to-end test (test/e2e/e2e.mjs) against the .vsix installed into the server, from the palette.
-// With no flag, all three. Exit code 0 only when everything passed.
+//   --e2e     the end-to-end test (test/e2e/e2e.mjs) against the .vsix installed into the server, from the palette;
+//   --screenshots [projectDir]  not a test: the README's screenshots (test/e2e/screenshots.mjs) of a copy of the demo
+//             project (default demo/arithmetic, made by `npm run demo` and `npm run demo -- --no-rationalize`) with
+//             the .vsix installed, into docs/screenshots/ (or $STAR_SCREENSHOTS_DIR).
+// With no flag, the three tests. Exit code 0 only when everything passed.
 import { execFileSync, spawn } from 'child_process';
 import fs from 'fs';
 import http from 'http';
@@ -18,8 +21,9 @@ import { fileURLToPath } from 'url';
 import util from 'util';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = new Set(process.argv.slice(2));
-const all = !['--suite', '--restricted', '--e2e'].some((a) => args.has(a));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+const all = !['--suite', '--restricted', '--e2e', '--screenshots'].some((a) => args.has(a));
 const wantSuite = all || args.has('--suite');
 const wantRestricted = all || args.has('--restricted');
 const wantE2e = all || args.has('--e2e');
@@ -29,6 +33,48 @@ fs.mkdirSync(ART, { recursive: true });
 const T0 = Date.now();
 const log = (...a) => console.log(`[vscode-tests +${((Date.now() - T0) / 1000).toFixed(1)}s]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const shots = args.has('--screenshots') ? await screenshotRuns() : undefined;
+
+// Offline by construction: the server gets a gallery with no address (code-server falls back to open-vsx.org when
+// EXTENSIONS_GALLERY is unset), and the browser resolves no host but this one. A request that still leaves is
+// recorded and fails the run, so a test that passes only with the network cannot pass here.
+const SERVER_ENV = { ...process.env, EXTENSIONS_GALLERY: '{}' };
+const external = new Set();
+// Webview resources are addressed as *.vscode-resource.vscode-cdn.net but answered by the webview's service worker
+// from the server, never looked up.
+const local = (host) => host === '127.0.0.1' || host.endsWith('.vscode-resource.vscode-cdn.net');
+const watchOffline = (context) => context.on('request', (r) => {
+  const url = new URL(r.url());
+  if (/^(https?|wss?):$/.test(url.protocol) && !local(url.hostname)) external.add(url.origin);
+});
+
+/** The project and runs the screenshots show; without both runs, which commands make them, and exit 1 (the demo takes
+ *  minutes: it is never started from here). */
+async function screenshotRuns() {
+  const given = argv[argv.indexOf('--screenshots') + 1];
+  const dir = given && !given.startsWith('--') ? path.resolve(given) : path.join(ROOT, 'demo', 'arithmetic');
+  const shown = path.relative(ROOT, dir).startsWith('..') ? dir : path.relative(ROOT, dir);
+  const quoted = /^[\w./-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, `'\\''`)}'`;
+  const isDefault = dir === path.join(ROOT, 'demo', 'arithmetic');
+  const demoArgs = (extra) => {
+    const a = [...(isDefault ? [] : [quoted]), ...extra];
+    return a.length ? ` -- ${a.join(' ')}` : '';
+  };
+  const { demoRuns } = await import(path.join(ROOT, 'test', 'e2e', 'screenshots.mjs'));
+  const runs = demoRuns(dir, demoArgs);
+  if (runs.missing.length) {
+    const none = fs.existsSync(path.join(dir, 'star.json')) ? '' : ' (no star.json: no project yet)';
+    const make = runs.missing.length > 1 ? 'them first (minutes each)' : 'it first (minutes)';
+    console.error(`screenshots: ${shown}${none} lacks ${runs.missing.map((m) => m.what).join(' and ')}; `
+      + `the screenshots show both. Make ${make}, `
+      + 'then run this again:\n'
+      + runs.missing.map((m) => `  ${m.command}\n`).join(''));
+    process.exit(1);
+  }
+  const out = path.resolve(ROOT, process.env.STAR_SCREENSHOTS_DIR ?? path.join('docs', 'screenshots'));
+  log(`screenshots: project ${dir}, rationalization run ${runs.star}, ablation run ${runs.ablation}, into ${out}`);
+  return { dir, runs: { star: runs.star, ablation: runs.ablation }, out };
+}
 
 const tools = execFileSync('bash', [path.join(ROOT, 'scripts', 'setup-e2e.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
 const require = createRequire(path.join(tools, 'package.json'));
@@ -59,10 +105,10 @@ async function startServer(install, { trust = false, name = install ? 'e2e' : 's
     'window.commandCenter': false, 'chat.commandCenter.enabled': false, 'workbench.welcomePage.walkthroughs.openOnInstall': false,
   }));
   const serverArgs = ['--accept-server-license-terms', ...(trust ? [] : ['--disable-workspace-trust']), '--server-data-dir', data, '--extensions-dir', path.join(data, 'ext')];
-  if (install) log(execFileSync(process.execPath, [SERVER_MAIN, ...serverArgs, '--install-extension', install], { encoding: 'utf8' }).trim().split('\n').pop());
+  if (install) log(execFileSync(process.execPath, [SERVER_MAIN, ...serverArgs, '--install-extension', install], { encoding: 'utf8', env: SERVER_ENV }).trim().split('\n').pop());
   const port = await freePort();
   const proc = spawn(process.execPath, [SERVER_MAIN, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token', ...serverArgs],
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: SERVER_ENV });
   const out = fs.createWriteStream(path.join(ART, `server-${name}.log`));
   proc.stdout.pipe(out);
   proc.stderr.pipe(out);
@@ -84,7 +130,12 @@ async function startServer(install, { trust = false, name = install ? 'e2e' : 's
 
 const launch = () => chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-dev-shm-usage'],
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-dev-shm-usage',
+    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
+}).then((browser) => {
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...a) => { const c = await newContext(...a); watchOffline(c); return c; };
+  return browser;
 });
 
 /** Runs a mocha run() module in the workbench; `prepare(ws)` fills the folder first. */
@@ -147,9 +198,39 @@ async function runE2e() {
   }
 }
 
+/** The README's screenshots of a copy of the project, with the .vsix installed as a person would. */
+async function runScreenshots({ dir, runs, out }) {
+  if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} is missing: run \`npm run package\` first`);
+  const server = await startServer(VSIX, { name: 'screenshots' });
+  const browser = await launch();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'star-screenshots-'));
+  // the folder's name is the window's title
+  const ws = path.join(tmp, 'star-studio');
+  try {
+    const { copyProject, screenshots } = await import(path.join(ROOT, 'test', 'e2e', 'screenshots.mjs'));
+    const project = copyProject(dir, ws, [runs.star, runs.ablation]);
+    const written = await screenshots({ browser, base: server.base, ws, project, runs, out, log });
+    const shown = (f) => (path.relative(ROOT, f).startsWith('..') ? f : path.relative(ROOT, f));
+    log(`screenshots: wrote ${written.map(shown).join(', ')}`);
+    return true;
+  } catch (e) {
+    log('screenshots: FAIL', e.stack ?? e);
+    return false;
+  } finally {
+    await browser.close();
+    await server.stop();
+    if (!process.env.KEEP) fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 let ok = true;
+if (shots) ok = (await runScreenshots(shots)) && ok;
 if (wantSuite) ok = (await runSuite()) && ok;
 if (wantRestricted) ok = (await runSuite({ entry: 'restricted.js', trust: true, name: 'restricted', prepare: prepareUntrusted })) && ok;
 if (wantE2e) ok = (await runE2e()) && ok;
+if (external.size) {
+  log(`FAIL: the workbench tried to reach ${[...external].join(', ')}; the tests must run offline`);
+  ok = false;
+}
 log(ok ? 'PASS' : 'FAIL');
 process.exit(ok ? 0 : 1);

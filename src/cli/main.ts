@@ -9,48 +9,65 @@ import { CONFIG_FILE, initProject, loadData, openProject } from '../engine/proje
 import { compareRuns, RunComparison } from '../engine/compare';
 import { PickedRun, pickRun, PickOptions } from '../engine/runPick';
 import { WouldOverwrite } from '../engine/safeFiles';
-import { groupNames, markdown, markdownTable, reportRows } from '../engine/report';
+import { groupLabel, groupNames, markdown, markdownTable, percent, reportRows } from '../engine/report';
 import { runStar, RunOptions } from '../engine/star';
 import type { BackendChoice } from '../engine/store/format';
 import { getTask } from '../engine/tasks/index';
 import { TASK_NAMES, TaskName } from '../engine/tasks/task';
 import { ProgressView } from './progress';
 import { shellQuote } from './shellQuote';
+import { reportError } from './errors';
 import { printTable } from './table';
 
+/** A whole number written in decimal digits alone: '', ' 3', '0x10', '1e3', '1.5' and '-1' are refused. */
 const int = (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+  if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('must be a non-negative integer in decimal digits');
+  return n;
+};
+/** As `int`, for sizes where 0 cannot work. */
+const positiveInt = (v: string) => {
+  const n = int(v);
+  if (n === 0) throw new InvalidArgumentError('must be a positive integer (1 or more)');
   return n;
 };
 const taskOption = () => new Option('--task <task>', 'arithmetic | gsm8k | multiple-choice').choices(TASK_NAMES).makeOptionMandatory();
 const backendOption = () => new Option('--backend <name>', 'tfjs compute backend').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
 
+/** package.json's version, fixed in the bundle by scripts/build.mjs. */
+declare const STAR_VERSION: string;
+
 const program = new Command('star')
   .description('STaR Studio: run the Self-Taught Reasoner loop and curate its reasoning data')
+  .version(STAR_VERSION)
   .showHelpAfterError();
 
 program
   .command('init <dir>')
   .description('create a STaR project (star.json, exemplars.jsonl, data/)')
   .addOption(taskOption())
-  .option('--from <file>', 'task-native JSONL for D (GSM8K or CommonsenseQA format); a tenth is held out for eval')
+  .option('--from <file>', 'task-native JSONL for D (GSM8K, CommonsenseQA or arithmetic format); a tenth is held out')
   .option('--eval <file>', 'held-out split (instead of holding out part of --from)')
-  .option('--exemplars <file>', 'P: exemplars with rationales')
-  .option('--train-count <n>', 'arithmetic: training questions', int)
-  .option('--exemplar-count <n>', 'arithmetic: exemplars in P', int)
-  .option('--max-digits <n>', 'arithmetic: longest sum in D', int)
-  .option('--exemplar-max-digits <n>', 'arithmetic: longest sum in P', int)
-  .option('--eval-max-digits <n>', 'arithmetic: longest sum in the held-out split', int)
-  .option('--seed <n>', 'seed of the generated data', int)
+  .option('--exemplars <file>', 'P: exemplars with rationales (gsm8k: default the first records of --from)')
+  .option('--train-count <n>', 'arithmetic: training questions generated (default 2000)', positiveInt)
+  .option('--exemplar-count <n>',
+    'arithmetic: worked sums generated for P (default 128); gsm8k: records of --from that become P (default 8)',
+    positiveInt)
+  .option('--max-digits <n>', 'arithmetic: longest sum in D (default 5)', positiveInt)
+  .option('--exemplar-max-digits <n>', 'arithmetic: longest sum in P (default 5)', positiveInt)
+  .option('--eval-max-digits <n>', 'arithmetic: longest sum in the held-out split (default --max-digits)', positiveInt)
+  .option('--eval-per-digit <n>', 'arithmetic: held-out sums per digit count (default 100)', positiveInt)
+  .option('--seed <n>', 'seed of the generated data, or of the held-out split drawn from --from (default 0)', int)
   .option('--force', 'replace the project files already in <dir> (never a file init reads from)')
   .action(async (dir: string, o) => {
-    await initProject(dir, {
+    const { warnings } = await initProject(dir, {
       task: o.task as TaskName, from: o.from, evalFrom: o.eval, exemplarsFrom: o.exemplars, trainCount: o.trainCount,
-      exemplarCount: o.exemplarCount, maxDigits: o.maxDigits, exemplarMaxDigits: o.exemplarMaxDigits, evalMaxDigits: o.evalMaxDigits, seed: o.seed,
-      force: !!o.force,
+      exemplarCount: o.exemplarCount, maxDigits: o.maxDigits, exemplarMaxDigits: o.exemplarMaxDigits,
+      evalMaxDigits: o.evalMaxDigits, evalPerDigit: o.evalPerDigit, seed: o.seed, force: !!o.force,
     });
-    console.log(`created ${path.join(dir, CONFIG_FILE)} — next: star run ${dir}`);
+    for (const w of warnings) console.error(`star: warning: ${w}`);
+    console.log(`created ${path.join(dir, CONFIG_FILE)} — next: star run ${shellQuote(dir)}`);
   });
 
 program
@@ -107,7 +124,7 @@ program
     if (o.json) return console.log(JSON.stringify({ run: store.id, rows }, null, 2));
     const run = store.readRun();
     console.log(`run ${store.id}  (${store.state(run)}, task ${run.task}, backend ${run.backend || '?'})`);
-    if (o.markdown) return console.log(markdownTable(rows));
+    if (o.markdown) return console.log(markdownTable(rows, groupLabel(run.task)));
     printRows(rows);
   });
 
@@ -175,14 +192,19 @@ async function runCommand(dir: string, opts: RunOptions, json: boolean) {
   // The first Ctrl-C (or SIGTERM) stops after the current step, keeping finished work; the second exits at once.
   // Both leave a run that `--resume` continues: what is on disk is always whole.
   let stopRequests = 0;
+  const view = json ? undefined : new ProgressView();
   const onSignal = () => {
     stopRequests++;
-    if (stopRequests > 1) process.exit(130);
-    console.error('\nstopping after the current step (Ctrl-C again to quit at once; `star run --resume` continues)');
+    if (stopRequests > 1) {
+      view?.stop(); // gives the terminal its cursor back
+      process.exit(130);
+    }
+    const note = 'stopping after the current step (Ctrl-C again to quit at once; `star run --resume` continues)';
+    if (view) view.say(note);
+    else console.error(`\n${note}`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const view = json ? undefined : new ProgressView();
   const t0 = Date.now();
   try {
     const store = await runStar(project, { ...opts, shouldStop: () => stopRequests > 0 }, (e) => {
@@ -207,18 +229,23 @@ async function runCommand(dir: string, opts: RunOptions, json: boolean) {
 
 function printRows(rows: ReturnType<typeof reportRows>) {
   const groups = groupNames(rows);
-  const pct = (x: number) => (100 * x).toFixed(1);
   printTable(
     ['iter', 'direct', 'rationalized', 'failed', 'train ex.', 'steps', 'eval %', ...groups.map((g) => `${g}`), 'sec'],
     rows.map((r) => [
-      r.iteration, r.direct ?? '–', r.rationalized ?? '–', r.failed ?? '–', r.trainExamples, r.trainSteps, pct(r.accuracy),
-      ...groups.map((g) => pct(r.byGroup[g] ?? 0)), r.seconds.toFixed(0),
+      r.iteration, r.direct ?? '–', r.rationalized ?? '–', r.failed ?? '–', r.trainExamples, r.trainSteps,
+      percent(r.accuracy),
+      ...groups.map((g) => percent(r.byGroup[g] ?? 0)), r.seconds.toFixed(0),
     ]),
     groups.length ? `eval accuracy % by group (${groups.join(', ')})` : undefined,
   );
 }
 
-program.parseAsync(process.argv).catch((e: Error) => {
-  console.error(`star: ${e.message}`);
+// Every error reaches the user once, as its message; its stack only with STAR_DEBUG=1.
+process.on('uncaughtException', (e) => {
+  reportError(e);
+  process.exit(1);
+});
+program.parseAsync(process.argv).catch((e: unknown) => {
+  reportError(e);
   process.exitCode = 1;
 });

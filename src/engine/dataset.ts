@@ -1,8 +1,10 @@
 // Loading and checking dataset (D, eval) and exemplar (P) files. Files are streamed line by line, so a large file is
-// never held as one string; every problem is reported as `file:line: reason` so editors can jump to it.
+// never held as one string; every problem is reported as `file:line: reason` so editors can jump to it. A file that
+// is not UTF-8 JSON Lines (UTF-16, a JSON array, Parquet, ...) gets one error naming what it is (store/jsonl.ts).
 import * as fs from 'fs';
 import * as path from 'path';
 import { JsonlError, readJsonl } from './store/jsonl';
+import { quoted } from './textEncoding';
 import { Example, Exemplar, Task } from './tasks/task';
 
 export type RecordKind = 'examples' | 'exemplars';
@@ -50,7 +52,7 @@ async function scan(
     }
     const earlier = firstLine.get(ex.id);
     if (earlier !== undefined) {
-      onError(new JsonlError(file, line, `duplicate id "${ex.id}" (first used on line ${earlier})`));
+      onError(new JsonlError(file, line, `duplicate id ${quoted(ex.id)} (first used on line ${earlier})`));
       continue;
     }
     firstLine.set(ex.id, line);
@@ -91,7 +93,8 @@ export async function loadExemplars(file: string, task: Task): Promise<Exemplar[
 
 /**
  * Reads the whole file and reports every bad line (malformed JSON, missing or invalid fields, duplicate ids), or
- * a missing or empty file at line 0. `records` counts the valid records; none are kept, so any size file fits.
+ * a missing or empty file at line 0; a problem of the whole file (its encoding or format) is reported once and
+ * ends the reading. `records` counts the valid records; none are kept, so any size file fits.
  */
 export async function validateFile(
   file: string,

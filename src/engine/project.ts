@@ -9,10 +9,13 @@ import { Schema, STAR_SCHEMA } from './configSchema';
 import { ConfigProblem, ConfigText } from './configText';
 import { exists, sameFile, WouldOverwrite, writeAllOrNothing } from './safeFiles';
 import type { ProjectConfig } from './store/format';
-import { arithmeticExemplar, generateAdditions } from './tasks/arithmetic';
+import { leaveOutOverlap, OverlapNames, overlapRefusal, overlapWarnings } from './overlap';
+import { heldOutPositions } from './split';
+import { arithmeticExemplar, distinctSums, generateAdditions, ONE_DIGIT_SUMS } from './tasks/arithmetic';
 import { getTask } from './tasks/index';
 import { Example, Exemplar, Task, TaskName } from './tasks/task';
 import { hashSeed } from './random';
+import { readTextFile } from './textEncoding';
 
 export const CONFIG_FILE = 'star.json';
 
@@ -34,7 +37,7 @@ export class ConfigError extends Error {}
 export function loadProjectConfig(dir: string): ProjectConfig {
   const file = path.join(dir, CONFIG_FILE);
   if (!fs.existsSync(file)) throw new ConfigError(`${file}: not found (is ${dir} a STaR project? create one with \`star init\`)`);
-  const text = fs.readFileSync(file, 'utf8');
+  const text = readTextFile(file, (line, reason) => new ConfigError(`${file}:${line}: ${reason}`));
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -109,20 +112,30 @@ function merge(def: unknown, given: unknown, schema: Schema): unknown {
 
 export interface InitOptions {
   task: TaskName;
-  /** Task-native records for D (and, split off, for eval and P when they are not given). */
+  /** Task-native records for D (and, split off, for the held-out split and, with gsm8k, P when not given). */
   from?: string;
   evalFrom?: string;
   exemplarsFrom?: string;
-  /** arithmetic: sizes of the generated splits */
+  /** arithmetic without `from`: questions generated for D */
   trainCount?: number;
+  /** arithmetic without `from`: worked sums generated for P; gsm8k without `exemplarsFrom`: records of `from` that
+   *  become P (the first ones) */
   exemplarCount?: number;
+  /** arithmetic without `from`: held-out sums per digit count (the one-digit group: at most half those P lacks) */
   evalPerDigit?: number;
+  /** arithmetic without `from`: the longest sums of D, of the held-out split and of P, in digits */
   maxDigits?: number;
   evalMaxDigits?: number;
   exemplarMaxDigits?: number;
+  /** Seed of the generated data, or of the held-out split drawn from `from`. */
   seed?: number;
   /** Replace the files of a project already in the folder (never a file init reads from). */
   force?: boolean;
+}
+
+/** What init has to say besides "created": the questions it left out because P or D holds them too. */
+export interface InitReport {
+  warnings: string[];
 }
 
 /** The files `initProject` writes, relative to the project folder. */
@@ -134,10 +147,13 @@ export function initFilesPresent(dir: string): string[] {
 }
 
 /**
- * Creates a project folder: star.json, exemplars.jsonl (P) and data/{train,eval}.jsonl. Every input is read and
- * checked before anything is written; then all files are written or none, and a folder it made is removed again.
+ * Creates a project folder: star.json, exemplars.jsonl (P) and data/{train,eval}.jsonl, only one that can run:
+ * options that do not apply or cannot work are refused, P is checked as exemplars, and questions P or D share with
+ * a later set are left out of it (with a warning). Every input is read and checked before anything is written; then
+ * all files are written or none, and a folder it made is removed again.
  */
-export async function initProject(dir: string, o: InitOptions): Promise<void> {
+export async function initProject(dir: string, o: InitOptions): Promise<InitReport> {
+  checkInitOptions(o);
   refuseOwnSources(dir, o);
   const present = initFilesPresent(dir);
   if (present.length && !o.force) {
@@ -145,8 +161,85 @@ export async function initProject(dir: string, o: InitOptions): Promise<void> {
     const why = `${dir} already holds ${present.join(', ')}: init would replace ${them}`;
     throw new WouldOverwrite(present, `${why}; pass --force to replace, or choose another folder`);
   }
-  const files = await initFileTexts(o);
+  const { files, warnings } = await initFileTexts(o);
   writeAllOrNothing(Object.entries(files).map(([rel, text]) => ({ file: path.join(dir, rel), text })));
+  return { warnings };
+}
+
+/** The command-line name of each option, as messages name them. */
+const FLAG: Record<Exclude<keyof InitOptions, 'task' | 'force'>, string> = {
+  from: '--from', evalFrom: '--eval', exemplarsFrom: '--exemplars', trainCount: '--train-count',
+  exemplarCount: '--exemplar-count', evalPerDigit: '--eval-per-digit', maxDigits: '--max-digits',
+  evalMaxDigits: '--eval-max-digits', exemplarMaxDigits: '--exemplar-max-digits', seed: '--seed',
+};
+
+/** Options that size generated sums: arithmetic without --from only. */
+const GENERATION = ['trainCount', 'evalPerDigit', 'maxDigits', 'evalMaxDigits', 'exemplarMaxDigits'] as const;
+
+const DIGIT_OPTIONS = ['maxDigits', 'evalMaxDigits', 'exemplarMaxDigits'] as const;
+
+/** Options that do not apply to the task (or to where its data comes from) and values that cannot work. */
+function checkInitOptions(o: InitOptions): void {
+  getTask(o.task);
+  const refuse = (k: keyof typeof FLAG, why: string) => new Error(`${FLAG[k]} ${why}`);
+  const generated = o.task === 'arithmetic' && !o.from;
+  const notGenerated = o.task === 'arithmetic'
+    ? `sizes the generated sums: it does not apply with --from (D is ${o.from})`
+    : 'applies to --task arithmetic only';
+  for (const k of GENERATION) if (o[k] !== undefined && !generated) throw refuse(k, notGenerated);
+  if (o.exemplarCount !== undefined) {
+    if (o.task === 'multiple-choice')
+      throw refuse('exemplarCount',
+        'applies to --task arithmetic and gsm8k only (multiple-choice takes P from --exemplars)');
+    if (o.task === 'arithmetic' && o.from) throw refuse('exemplarCount', notGenerated);
+    if (o.exemplarsFrom)
+      throw refuse('exemplarCount',
+        `takes P from the first records of --from: with --exemplars, P is ${o.exemplarsFrom}`);
+  }
+  for (const k of ['evalFrom', 'exemplarsFrom'] as const)
+    if (o[k] !== undefined && generated)
+      throw refuse(k, 'applies with --from only: without it, --task arithmetic generates P, D and the held-out split');
+  if (o.seed !== undefined && o.evalFrom)
+    throw refuse('seed', `draws the held-out split from --from: with --eval (${o.evalFrom}) nothing is drawn`);
+  if (!o.from && o.task !== 'arithmetic')
+    throw new Error(`--from FILE is required for the ${o.task} task ` +
+      `(a ${o.task === 'gsm8k' ? 'GSM8K' : 'CommonsenseQA'} JSONL file)`);
+  if (o.from && !o.exemplarsFrom && o.task === 'multiple-choice')
+    throw new Error('--exemplars FILE is required for multiple-choice: CommonsenseQA records carry no rationales');
+  if (o.from && !o.exemplarsFrom && o.task === 'arithmetic')
+    throw new Error('--exemplars FILE is required with --from for --task arithmetic: the records of --from carry no ' +
+      'rationales (without --from, init generates P, D and the held-out split)');
+  for (const k of ['trainCount', 'exemplarCount', 'evalPerDigit', ...DIGIT_OPTIONS] as const) {
+    const v = o[k];
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1))
+      throw refuse(k, `must be a positive integer (got ${v})`);
+  }
+  if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0))
+    throw refuse('seed', `must be a non-negative integer (got ${o.seed})`);
+  const longest = longestSum();
+  const tokens = defaultConfig('arithmetic').sampling.maxNewTokens;
+  for (const k of DIGIT_OPTIONS) {
+    const v = o[k];
+    if (v !== undefined && v > longest)
+      throw refuse(k, `must be 1 to ${longest} digits (got ${v}): the scratchpad of a longer sum does not fit the ` +
+        `${tokens} new tokens (sampling.maxNewTokens) of the star.json init writes`);
+  }
+}
+
+/** The most digits a generated sum may have: its worked answer, with the hinted prompt, must fit the config. */
+function longestSum(): number {
+  const c = defaultConfig('arithmetic');
+  const task = getTask('arithmetic');
+  const fits = (n: number) => {
+    const nines = '9'.repeat(n);
+    const x = arithmeticExemplar({ id: '', question: `${nines}+${nines}`, gold: `1${nines.slice(1)}8` });
+    const completion = task.completion(x.rationale, x.gold);
+    const sequence = task.prompt(x, true).length + completion.length;
+    return completion.length <= c.sampling.maxNewTokens && sequence <= c.model.blockSize;
+  };
+  let n = 1;
+  while (fits(n + 1)) n++;
+  return n;
 }
 
 /** An input that is also an output would be overwritten by what is read from it: refused even with --force. */
@@ -163,16 +256,29 @@ function refuseOwnSources(dir: string, o: InitOptions): void {
 }
 
 /** The text of each file of a new project, by its path relative to the folder: all computed before any is written. */
-async function initFileTexts(o: InitOptions): Promise<Record<string, string>> {
+async function initFileTexts(o: InitOptions): Promise<{ files: Record<string, string>; warnings: string[] }> {
   const config = defaultConfig(o.task);
-  const data = o.task === 'arithmetic' && !o.from ? generatedArithmetic(o) : await copiedRecords(o);
+  const sets = o.task === 'arithmetic' && !o.from ? generatedArithmetic(o) : await copiedRecords(o);
+  const { records, warnings } = withoutShared(sets);
   const jsonl = (recs: Record<string, unknown>[]) => recs.map((r) => JSON.stringify(r) + '\n').join('');
-  return {
-    [config.exemplars]: jsonl(data.exemplars),
-    [config.train]: jsonl(data.train),
-    [config.eval]: jsonl(data.eval),
+  const files = {
+    [config.exemplars]: jsonl(records.exemplars),
+    [config.train]: jsonl(records.train),
+    [config.eval]: jsonl(records.eval),
     [CONFIG_FILE]: JSON.stringify(config, null, 2) + '\n',
   };
+  return { files, warnings };
+}
+
+/** A question as the task reads it, with the record written for it. */
+type Written = Example & { record: Record<string, unknown> };
+
+/** P, D and the held-out split before shared questions are left out, and what messages call each. */
+interface InitSets {
+  exemplars: Written[];
+  train: Written[];
+  eval: Written[];
+  names: OverlapNames;
 }
 
 interface InitRecords {
@@ -181,59 +287,179 @@ interface InitRecords {
   eval: Record<string, unknown>[];
 }
 
-function generatedArithmetic(o: InitOptions): InitRecords {
-  const task = getTask('arithmetic');
-  const seed = o.seed ?? 0;
-  const maxDigits = o.maxDigits ?? 5;
-  // 128 worked sums of 1-5 digits: with 64 of 1-3 (the feasibility probe's P) the base model never got a 2-digit
-  // sum right, so STaR had nothing to bootstrap longer sums from.
-  const P = generateAdditions({ count: o.exemplarCount ?? 128, minDigits: 1, maxDigits: o.exemplarMaxDigits ?? 5, seed: hashSeed(seed, 'P') });
-  const seen = new Set(P.map((e) => e.question));
-  const D = generateAdditions({ count: o.trainCount ?? 2000, minDigits: 1, maxDigits, seed: hashSeed(seed, 'D'), exclude: seen });
-  D.forEach((e) => seen.add(e.question));
-  // Held out per digit count. There are only 100 one-digit sums and D already holds them, so that group is all
-  // 100 of them, each once: it measures recall of seen sums; longer groups are sums D never had.
-  const evalMax = o.evalMaxDigits ?? maxDigits;
-  const perDigit = o.evalPerDigit ?? 100;
-  const E: Example[] = [];
-  for (let a = 0; a < 10; a++) for (let b = 0; b < 10; b++) E.push({ id: '', question: `${a}+${b}`, gold: String(a + b), group: '1' });
-  for (let n = 2; n <= evalMax; n++)
-    E.push(...generateAdditions({ count: perDigit, minDigits: n, maxDigits: n, seed: hashSeed(seed, 'eval', n), exclude: seen }));
-  const rec = (e: Example, i: number, tag: string) => ({ id: `${tag}-${i + 1}`, question: e.question, answer: e.gold });
+/** The records to write: D without P's questions, the held-out split without P's and D's; refused if one empties. */
+function withoutShared(sets: InitSets): { records: InitRecords; warnings: string[] } {
+  const before = { train: sets.train.length, eval: sets.eval.length };
+  const kept = leaveOutOverlap(sets.exemplars, sets.train, sets.eval);
+  const refusal = overlapRefusal(kept, before, sets.names);
+  if (refusal) throw new Error(refusal);
+  const records = (xs: Written[]) => xs.map((x) => x.record);
   return {
-    exemplars: P.map((e, i) => task.exemplarToRecord(arithmeticExemplar({ ...e, id: `p-${i + 1}` }))),
-    train: D.map((e, i) => rec(e, i, 'train')),
-    eval: E.map((e, i) => rec(e, i, 'eval')),
+    records: { exemplars: records(sets.exemplars), train: records(kept.train), eval: records(kept.eval) },
+    warnings: overlapWarnings(kept.counts, before, sets.names),
   };
 }
 
-async function copiedRecords(o: InitOptions): Promise<InitRecords> {
+/** The sizes of generated arithmetic data, defaults filled. */
+type ArithmeticSizes = Required<Pick<InitOptions, (typeof GENERATION)[number] | 'exemplarCount'>>;
+
+function arithmeticSizes(o: InitOptions): ArithmeticSizes {
+  const maxDigits = o.maxDigits ?? 5;
+  return {
+    trainCount: o.trainCount ?? 2000,
+    // 128 worked sums of 1-5 digits: with 64 of 1-3 (the feasibility probe's P) the base model never got a 2-digit
+    // sum right, so STaR had nothing to bootstrap longer sums from.
+    exemplarCount: o.exemplarCount ?? 128,
+    exemplarMaxDigits: o.exemplarMaxDigits ?? 5,
+    evalPerDigit: o.evalPerDigit ?? 100,
+    maxDigits,
+    evalMaxDigits: o.evalMaxDigits ?? maxDigits,
+  };
+}
+
+/**
+ * P, D and the held-out split of generated sums, the same for the same seed and sizes. Each set excludes the sums of
+ * those made before it: P, then the held-out one-digit sums, then D, then the held-out longer sums.
+ */
+function generatedArithmetic(o: InitOptions): InitSets {
+  const task = getTask('arithmetic');
+  const seed = o.seed ?? 0;
+  const z = arithmeticSizes(o);
+  /** An option as a message names it: its flag and value, and whether that is the default. */
+  const said = (k: keyof ArithmeticSizes) => `${FLAG[k]} ${z[k]}${o[k] === undefined ? ' (the default)' : ''}`;
+  const pRoom = sumsUpTo(z.exemplarMaxDigits);
+  if (z.exemplarCount > pRoom)
+    throw new Error(`${said('exemplarCount')} is more than the ${pRoom} distinct sums of ` +
+      `${digitRange(z.exemplarMaxDigits)} (${said('exemplarMaxDigits')}): at most ${pRoom}`);
+  const P = generateAdditions({
+    count: z.exemplarCount, minDigits: 1, maxDigits: z.exemplarMaxDigits, seed: hashSeed(seed, 'P'),
+  });
+  const seen = new Set(P.map((e) => e.question));
+  // There are only 100 one-digit sums, so the held-out group takes half of those P lacks (at most --eval-per-digit)
+  // before D is drawn: D learns from the other half, and the group measures sums the model never saw.
+  const lacking = ONE_DIGIT_SUMS.filter((q) => !seen.has(q)).length;
+  const E = generateAdditions({
+    count: Math.min(z.evalPerDigit, Math.floor(lacking / 2)), minDigits: 1, maxDigits: 1,
+    seed: hashSeed(seed, 'eval', 1), exclude: seen,
+  });
+  E.forEach((e) => seen.add(e.question));
+  if (lacking === 0)
+    throw new Error('no one-digit sum is left for D or the held-out split: P holds all 100 ' +
+      `(${said('exemplarCount')}, ${said('exemplarMaxDigits')}); ` +
+      'lower --exemplar-count or raise --exemplar-max-digits');
+  let room = 0;
+  for (let n = 1; n <= z.maxDigits; n++) room += distinctSums(n) - countDigits(seen, n);
+  // D repeats sums of a digit count that has too few (the one-digit ones), but never holds fewer distinct ones
+  if (z.trainCount > room)
+    throw new Error(`${said('trainCount')} is more than the ${room} distinct sums of ${digitRange(z.maxDigits)} ` +
+      `(${said('maxDigits')}) that P and the held-out split leave: at most ${room}`);
+  const D = generateAdditions({
+    count: z.trainCount, minDigits: 1, maxDigits: z.maxDigits, seed: hashSeed(seed, 'D'), exclude: seen,
+  });
+  D.forEach((e) => seen.add(e.question));
+  for (let n = 2; n <= z.evalMaxDigits; n++) {
+    const left = distinctSums(n) - countDigits(seen, n);
+    if (z.evalPerDigit > left)
+      throw new Error(`${said('evalPerDigit')} is more than the ${left} ${n}-digit sums P and D leave: ` +
+        `at most ${left}`);
+    E.push(...generateAdditions({
+      count: z.evalPerDigit, minDigits: n, maxDigits: n, seed: hashSeed(seed, 'eval', n), exclude: seen,
+    }));
+  }
+  if (E.length === 0)
+    throw new Error(`the held-out split would be empty: P holds ${100 - lacking} of the 100 one-digit sums ` +
+      `(${said('exemplarCount')}, ${said('exemplarMaxDigits')}), leaving none to hold out from D, and ` +
+      `${said('evalMaxDigits')}: lower --exemplar-count, or raise --eval-max-digits`);
+  const written = (e: Example, i: number, tag: string): Written =>
+    ({ ...e, id: `${tag}-${i + 1}`, record: { id: `${tag}-${i + 1}`, question: e.question, answer: e.gold } });
+  const exemplars = P.map((e, i) => {
+    const x = arithmeticExemplar({ ...e, id: `p-${i + 1}` });
+    return { ...x, record: task.exemplarToRecord(x) };
+  });
+  return {
+    exemplars,
+    train: D.map((e, i) => written(e, i, 'train')),
+    eval: E.map((e, i) => written(e, i, 'eval')),
+    names: { exemplars: 'generated P', train: 'generated D', eval: 'the generated held-out split' },
+  };
+}
+
+const digitRange = (n: number) => (n === 1 ? '1 digit' : `1 to ${n} digits`);
+
+/** Distinct sums of 1 to n digits. */
+function sumsUpTo(n: number): number {
+  let total = 0;
+  for (let d = 1; d <= n; d++) total += distinctSums(d);
+  return total;
+}
+
+/** How many of the questions have n-digit operands. */
+function countDigits(questions: Set<string>, n: number): number {
+  let count = 0;
+  for (const q of questions) if (q.indexOf('+') === n) count++;
+  return count;
+}
+
+/** D (and, unless given, the held-out split and P) copied from task-native files, each record checked first. */
+async function copiedRecords(o: InitOptions): Promise<InitSets> {
   const task = getTask(o.task);
-  if (!o.from) throw new Error(`--from FILE is required for the ${o.task} task (a ${o.task === 'gsm8k' ? 'GSM8K' : 'CommonsenseQA'} JSONL file)`);
+  const from = o.from!;
   // Copied as written, each record checked by the task first; an error names the file and line.
-  const records = await loadRecords(o.from, task, 'examples');
-  let pool = records;
-  let exemplars: Record<string, unknown>[];
+  let pool = await readWritten(from, task, 'examples');
+  let exemplars: Written[];
+  let pName: string;
   if (o.exemplarsFrom) {
-    exemplars = await loadRecords(o.exemplarsFrom, task, 'exemplars');
-  } else if (o.task === 'gsm8k') {
+    exemplars = await readWritten(o.exemplarsFrom, task, 'exemplars');
+    pName = o.exemplarsFrom;
+  } else {
     // GSM8K's own worked solutions are rationales: the first records become P.
-    const n = Math.min(o.exemplarCount ?? 8, Math.floor(records.length / 4));
-    exemplars = records.slice(0, n);
-    pool = records.slice(n);
-  } else {
-    throw new Error('--exemplars FILE is required for multiple-choice: CommonsenseQA records carry no rationales');
+    const n = o.exemplarCount ?? 8;
+    const need = n + (o.evalFrom ? 1 : 2);
+    if (pool.length < need) {
+      const most = pool.length - need + n;
+      const count = o.exemplarCount === undefined ? `--exemplar-count ${n}, the default` : `--exemplar-count ${n}`;
+      const instead = most >= 1 ? `give --exemplar-count ${most} at most, or a larger file` : 'give a larger file';
+      const rest = o.evalFrom ? 'D needs at least 1 more' : 'D and the held-out split need at least 1 more each';
+      throw new Error(`${from} has ${pool.length} record(s): P takes the first ${n} (${count}), and ${rest}; ` +
+        instead);
+    }
+    exemplars = pool.slice(0, n).map((x) => ({ ...asExemplar(task, x, from, n), record: x.record }));
+    pool = pool.slice(n);
+    pName = `the first ${n} records of ${from}`;
   }
-  let evalRecs: Record<string, unknown>[];
+  let evalSet: Written[];
+  let eName: string;
   if (o.evalFrom) {
-    evalRecs = await loadRecords(o.evalFrom, task, 'examples');
+    if (sameFile(o.evalFrom, from))
+      throw new Error(`--eval ${o.evalFrom} is the --from file itself: every held-out question would be in D; leave ` +
+        '--eval out to hold out a tenth of --from, or give a file of questions D does not have');
+    evalSet = await readWritten(o.evalFrom, task, 'examples');
+    eName = o.evalFrom;
   } else {
-    // hold out a tenth (at most 500) chosen by a hash of the position, so re-running init splits the same way
-    const nEval = Math.min(500, Math.max(1, Math.floor(pool.length / 10)));
-    const ranked = pool.map((r, i) => ({ r, h: hashSeed(o.seed ?? 0, 'split', i) })).sort((a, b) => a.h - b.h);
-    const held = new Set(ranked.slice(0, nEval).map((x) => x.r));
-    evalRecs = pool.filter((r) => held.has(r));
-    pool = pool.filter((r) => !held.has(r));
+    // a tenth (at most 500) ranked by a well-mixed hash of the position: the same split each time, spread over the file
+    const held = new Set(heldOutPositions(pool.length, o.seed ?? 0));
+    evalSet = pool.filter((_, i) => held.has(i));
+    pool = pool.filter((_, i) => !held.has(i));
+    eName = `the held-out tenth of ${from}`;
   }
-  return { exemplars, train: pool, eval: evalRecs };
+  return { exemplars, train: pool, eval: evalSet, names: { exemplars: pName, train: from, eval: eName } };
+}
+
+/** A file's records as written, each with the question the task reads from it (its line set). */
+async function readWritten(file: string, task: Task, kind: 'examples' | 'exemplars'): Promise<Written[]> {
+  const [records, read] = await Promise.all([
+    loadRecords(file, task, kind),
+    kind === 'examples' ? loadExamples(file, task) : loadExemplars(file, task),
+  ]);
+  return read.map((x, i) => ({ ...x, record: records[i] }));
+}
+
+/** A record split off as P, checked as an exemplar: its error names the file and line. */
+function asExemplar(task: Task, x: Written, file: string, n: number): Exemplar {
+  try {
+    return { ...task.exemplarFromRecord(x.record, x.id), line: x.line };
+  } catch (e) {
+    throw new Error(`${file}:${x.line}: ${(e as Error).message}: the first ${n} records of --from become P ` +
+      '(--exemplar-count), so each needs a worked solution; move this one down, or give --exemplars FILE');
+  }
 }

@@ -1,5 +1,6 @@
 // A run's iterations as rows: what `star report` prints and what the README tables come from.
 import type { IterationMetrics } from './store/format';
+import type { TaskName } from './tasks/task';
 import { RunStore } from './store/runStore';
 
 export interface ReportRow {
@@ -38,13 +39,24 @@ export function groupNames(rows: ReportRow[]): string[] {
   return [...names].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
 }
 
-/** A Markdown table of the rows (for READMEs and notes). */
-export function markdownTable(rows: ReportRow[], groupLabel = 'digits'): string {
+/** What a task's eval groups count, for column heads. */
+export function groupLabel(task: TaskName): string {
+  return task === 'arithmetic' ? 'digits' : task === 'gsm8k' ? 'steps' : 'group';
+}
+
+/** Accuracy as `star report` prints it in the terminal: percent, one decimal. */
+export const percent = (x: number): string => (100 * x).toFixed(1);
+
+/** A Markdown table of the rows (for READMEs and notes), in the terminal table's units. */
+export function markdownTable(rows: ReportRow[], label = 'digits'): string {
   const groups = groupNames(rows);
-  const head = ['iter', 'direct', 'rationalized', 'failed', 'train ex.', 'steps', 'eval acc', ...groups.map((g) => `${groupLabel} ${g}`), 'seconds'];
+  const head = ['iter', 'direct', 'rationalized', 'failed', 'train ex.', 'steps', 'eval %',
+    ...groups.map((g) => `${label} ${g} %`), 'seconds'];
   const fmt = (x: number | null) => (x === null ? '–' : String(x));
-  return markdown(head, rows.map((r) =>
-    [r.iteration, fmt(r.direct), fmt(r.rationalized), fmt(r.failed), r.trainExamples, r.trainSteps, r.accuracy.toFixed(3), ...groups.map((g) => (r.byGroup[g] ?? 0).toFixed(2)), r.seconds.toFixed(0)]));
+  return markdown(head, rows.map((r) => [
+    r.iteration, fmt(r.direct), fmt(r.rationalized), fmt(r.failed), r.trainExamples, r.trainSteps, percent(r.accuracy),
+    ...groups.map((g) => percent(r.byGroup[g] ?? 0)), r.seconds.toFixed(0),
+  ]));
 }
 
 /** A Markdown table. */

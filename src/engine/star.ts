@@ -22,6 +22,7 @@ import { budgets, examplesOf, promptOf, turnsOf } from './prompts';
 import { hashSeed } from './random';
 import { trainSteps } from './schedule';
 import { loadData, Project } from './project';
+import { leaveOutOverlap, overlapRefusal, overlapWarnings } from './overlap';
 import { checkRunFits } from './preflight';
 import { Curation, curationBefore } from './curation';
 import { describeChanges, InputsChangedError, runInputs } from './inputs';
@@ -84,19 +85,23 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
       : await selectBackend(opts.compute ?? planned.config.model.compute);
     if (remote) resolveApiKey(openaiSettings(planned.config.model), opts.apiKey);
     const P = planned.exemplars.map((r, i) => project.task.exemplarFromRecord(r, `p-${i + 1}`));
+    const { run, used, warnings } = withoutOverlap(project, planned, P, data);
     const fits = 'name' in backend
-      ? checkRunFits(project.task, planned.config, P, data, project.dir, backend.name)
+      ? checkRunFits(project.task, run.config, P, used, project.dir, backend.name)
       : [];
     let store: RunStore;
     if (resumed) store = resumed.store;
-    else ({ store, lock } = createRun(project, planned));
-    store.writeRun({ ...planned, status: 'running', backend: backend.description, error: undefined });
-    const notes: RunEvent[] = fits.map((message) => ({ type: 'log', level: 'info', message }));
+    else ({ store, lock } = createRun(project, run));
+    store.writeRun({ ...run, status: 'running', backend: backend.description, error: undefined });
+    const notes: RunEvent[] = [
+      ...warnings.map((message): RunEvent => ({ type: 'log', level: 'warn', message })),
+      ...fits.map((message): RunEvent => ({ type: 'log', level: 'info', message })),
+    ];
     if (lock?.tookOver) {
       const message = `took over the writer lock of ${describeHolder(lock.tookOver)}: that process is gone`;
       notes.unshift({ type: 'log', level: 'warn', message });
     }
-    return await runLoop(project, store, { ...data, P }, planned, backend, opts, emit, notes);
+    return await runLoop(project, store, { ...used, P }, run, backend, opts, emit, notes);
   } finally {
     lock?.release();
   }
@@ -244,6 +249,21 @@ async function runLoop(
     clearInterval(poll);
   }
   return store;
+}
+
+/**
+ * D and the held-out split as the run uses them: without the questions P holds (and, for the held-out split, D), the
+ * same way for a new run and a resume (with the P the run keeps). Refused when nothing would be left.
+ */
+function withoutOverlap(project: Project, planned: RunJson, P: Exemplar[], data: LoadedData) {
+  const c = project.config;
+  const names = { exemplars: c.exemplars, train: c.train, eval: c.eval };
+  const before = { train: data.train.length, eval: data.eval.length };
+  const used = leaveOutOverlap(P, data.train, data.eval);
+  const refusal = overlapRefusal(used, before, names);
+  if (refusal) throw new Error(refusal);
+  const run: RunJson = { ...planned, overlap: used.counts, trainCount: used.train.length, evalCount: used.eval.length };
+  return { run, used: { train: used.train, eval: used.eval }, warnings: overlapWarnings(used.counts, before, names) };
 }
 
 /** Training progress of iteration n: events for the UI, and each step's loss in iter-<n>/train-loss.jsonl. */
@@ -401,6 +421,10 @@ async function generateAll(
   const s = config.sampling;
   const M = generatorFor(config, store.iterPath(n - 1), gen);
   const chat = (x: Example, hint: boolean) => turnsOf(task, config, P, x, hint);
+  // rationalization's progress: of the questions failed so far (this invocation), how many had their hinted try
+  const tried = { done: 0, total: 0 };
+  const rationalizing = (done: number) =>
+    emit({ type: 'progress', iteration: n, phase: 'rationalize', done: tried.done + done, total: tried.total });
   try {
     for (let i = 0; i < todo.length; i += chunkSize) {
       stop();
@@ -429,11 +453,15 @@ async function generateAll(
       const wrong = out.map((l, j) => ({ l, x: chunk[j] })).filter(({ l }) => !l.correct);
       if (config.star.rationalize && wrong.length > 0) {
         t = Date.now();
+        tried.total += wrong.length;
+        rationalizing(0);
         const hinted = await M.generate(wrong.map(({ x }) => promptOf(task, config, P, x, true)), {
           ...opts,
           seeds: wrong.map(({ x }) => hashSeed(config.star.seed, n, x.id, 'hint')),
           turns: wrong.map(({ x }) => chat(x, true)),
+          onProgress: rationalizing,
         });
+        tried.done += wrong.length;
         phase.rationalize += (Date.now() - t) / 1000;
         if (M.takeUsage) usage.rationalize = addUsage(usage.rationalize, M.takeUsage());
         wrong.forEach(({ l, x }, j) => {

@@ -88,7 +88,11 @@ export async function newProject(ctx: Ctx, a: NewProjectArgs = {}): Promise<stri
   }
   const dir = path.join(parent, name);
   try {
-    await initProject(dir, size === 'tiny' ? { ...o, ...TINY.init } : o);
+    const { warnings } = await initProject(dir, size === 'tiny' ? { ...o, ...TINY.init } : o);
+    for (const w of warnings) {
+      ctx.log.warn(w);
+      void vscode.window.showWarningMessage(`STaR: ${w}`);
+    }
   } catch (e) {
     const why = e instanceof WouldOverwrite ? `${clashes(dir)}; choose another folder` : (e as Error).message;
     return void vscode.window.showErrorMessage(`STaR: no project created: ${why}`);

@@ -82,10 +82,14 @@ export class StarTree implements vscode.TreeDataProvider<Node> {
       }
       case 'run': {
         const item = new vscode.TreeItem(`Run ${node.run.id}`, C.Expanded);
-        item.description = `${node.state} · ${node.run.backend || 'backend ?'}`;
+        // the backend's kernel list is for the tooltip; an ablation says so, as the report's chart does
+        const backend = node.run.backend.split('(')[0] || 'backend ?';
+        const ablation = node.run.config.star.rationalize === false ? ' · no rationalization' : '';
+        item.description = `${node.state} · ${backend}${ablation}`;
         item.contextValue = `run-${node.state}`;
         item.iconPath = new vscode.ThemeIcon(RUN_ICONS[node.state]);
-        item.tooltip = node.run.error ?? `${node.run.trainCount} questions, ${node.run.evalCount} held out`;
+        const held = `${node.run.trainCount} questions, ${node.run.evalCount} held out; backend ${node.run.backend || '?'}`;
+        item.tooltip = node.run.error ?? held;
         return item;
       }
       case 'iteration': {

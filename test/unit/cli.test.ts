@@ -2,9 +2,13 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
+import { shellQuote } from '../../src/cli/shellQuote';
+import { fakeRun } from '../fixtures/fakeRuns';
+import { cli, Exit, tinyProject } from '../fixtures/starCli';
 
 const CLI = path.resolve('dist', 'cli.js');
 const GSM8K_TEST = path.resolve('..', 'shared', 'datasets', 'gsm8k', 'test.jsonl');
@@ -135,3 +139,126 @@ describe('star run', () => {
     assert.match(r.stderr, /no run to resume/);
   });
 });
+
+describe('star conventions', () => {
+  test('--version prints the version of package.json', () => {
+    const { version } = JSON.parse(fs.readFileSync('package.json', 'utf8'));
+    const r = star('--version');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), version);
+  });
+
+  test("init's next hint, pasted into a shell, gives `star run` the folder made (a space and a quote in it)", () => {
+    const dir = path.join(tmp(), "my project's data");
+    const r = star('init', dir, '--task', 'arithmetic', '--train-count', '10');
+    assert.equal(r.status, 0, r.stderr);
+    const hint = /next: (.*)$/m.exec(r.stdout)?.[1];
+    assert.ok(hint, r.stdout);
+    // a `star` that says which arguments it got, one a line
+    const bin = tmp();
+    fs.writeFileSync(path.join(bin, 'star'), '#!/bin/sh\nprintf "%s\\n" "$@"\n', { mode: 0o755 });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    const pasted = spawnSync('bash', ['-c', hint], { encoding: 'utf8', env });
+    assert.equal(pasted.status, 0, pasted.stderr);
+    assert.deepEqual(pasted.stdout.split('\n').slice(0, -1), ['run', dir]);
+  });
+
+  test('report --markdown gives accuracy in percent, as the terminal table does, under the task\'s group names', () => {
+    const dir = path.join(tmp(), 'p');
+    assert.equal(star('init', dir, '--task', 'arithmetic', '--train-count', '10').status, 0);
+    const store = fakeRun(dir, '20260101-000000000-aaaa', { status: 'finished', iterations: [0, 1] });
+    const m = store.readMetrics(1)!;
+    const group = (correct: number) => ({ total: 100, correct, accuracy: correct / 100 });
+    const byGroup = { '1': group(61), '2': group(7) };
+    store.writeMetrics(1, { ...m, eval: { ...m.eval, accuracy: 0.136, byGroup } });
+    const md = star('report', dir, '--markdown');
+    assert.equal(md.status, 0, md.stderr);
+    assert.match(md.stdout, /^\| iter \| .* \| eval % \| digits 1 % \| digits 2 % \| seconds \|$/m);
+    assert.match(md.stdout, /^\| 1 \| 3 \| 0 \| 0 \| 3 \| 1 \| 13\.6 \| 61\.0 \| 7\.0 \| 1 \|$/m);
+    const terminal = star('report', dir);
+    assert.match(terminal.stdout, /│ 13\.6 +│ 61\.0 +│ 7\.0 +│/);
+  });
+
+  test('a run that fails says why once, on stderr, without a stack, and exits 1', async () => {
+    const port = await closedPort();
+    const dir = await tinyProject((c) => {
+      const baseUrl = `http://127.0.0.1:${port}/v1`;
+      c.model = { ...c.model, backend: 'openai', baseUrl, model: 'm', apiKeyEnv: '', maxRetries: 0 };
+    });
+    for (const args of [[], ['--json']]) {
+      const r = await cli(['run', dir, ...args]);
+      assert.equal(r.code, 1, r.stderr);
+      const why = /Connection error/g;
+      assert.equal(r.stderr.match(why)?.length, 1, `once, with ${args}:\n${r.stderr}`);
+      assert.match(r.stderr, /^star: http:\/\/127\.0\.0\.1:\d+\/v1 \(model m\): Connection error/m);
+      assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack');
+    }
+    const debug = await cli(['run', dir], { STAR_DEBUG: '1' });
+    assert.match(debug.stderr, /^\s+at /m, 'STAR_DEBUG=1 shows the stack');
+  });
+});
+
+describe('what star run shows: plain lines where stderr is a pipe (a CI log), bars in a terminal', () => {
+  let dir: string;
+  let run: Exit;
+  before(async () => {
+    // compute auto: tensorflow, webgpu, then wasm, as a person's first run picks
+    dir = await tinyProject((c) => {
+      c.model.compute = 'auto';
+      c.training = { ...c.training, baseSteps: 60, schedule: { kind: 'exponential', base: 20, growth: 1.2 } };
+      c.star.iterations = 1;
+    });
+    run = await cli(['run', dir]);
+    assert.equal(run.code, 0, run.stderr);
+  });
+
+  test('progress comes as plain lines: no carriage return, no escape sequence', () => {
+    assert.doesNotMatch(run.stderr, /[\r\x1b]/);
+    const lines = run.stderr.split('\n');
+    const phases = [
+      'base model train', 'base model eval', 'iteration 1 generate', 'iteration 1 train', 'iteration 1 eval',
+    ];
+    for (const phase of phases)
+      assert.ok(lines.some((l) => l.startsWith(`${phase}: done, `)), `${phase} says it is done:\n${run.stderr}`);
+    const training = /^base model train: \d+\/60 \(\d+%\) · eta \d+[hms]\w* · loss \d/;
+    assert.ok(lines.some((l) => training.test(l)), run.stderr);
+    assert.ok(lines.some((l) => /^iteration 1 rationalize: \d+\/\d+ .*of the failed so far/.test(l)), run.stderr);
+    assert.ok(lines.length < 60, `a line per fifth of a phase, not one per step:\n${run.stderr}`);
+  });
+
+  test('a run ETA once every phase ahead has a rate: not while the base model trains, then from generation on', () => {
+    const lines = run.stderr.split('\n');
+    assert.ok(lines.filter((l) => l.startsWith('base model')).every((l) => !l.includes('run eta')), run.stderr);
+    assert.ok(lines.some((l) => /^iteration 1 train: .* · run eta \d+[hms]\w*$/.test(l)), run.stderr);
+  });
+
+  test('no WebGPU probing noise (Dawn warnings) on a start with compute auto', () => {
+    assert.doesNotMatch(run.stderr, /artificially reduced|^Warning:/m);
+  });
+
+  const terminal = { skip: !hasScript() && 'no script(1) to give the run a terminal' };
+  test("in a terminal: live bars, rationalization's too, below the run's line with its ETA", terminal, () => {
+    const command = [process.execPath, CLI, 'run', dir].map(shellQuote).join(' ');
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout);
+    const frames = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n').split(/[\r\n]+/);
+    const rationalizing = /^iteration 1 rationalize +[█░]{20} \d+\/\d+  of the failed so far/;
+    assert.ok(frames.some((l) => rationalizing.test(l)), r.stdout);
+    assert.ok(frames.some((l) => /^iteration 1 generate +[█░]{20} /.test(l)), r.stdout);
+    assert.ok(frames.some((l) => /^run +[█░]{20} \d+% · iteration 1\/1 · eta \d+[hms]/.test(l)), r.stdout);
+  });
+});
+
+function hasScript(): boolean {
+  return spawnSync('script', ['--version']).status === 0;
+}
+
+/** A port on 127.0.0.1 that nothing listens on. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -208,7 +208,7 @@ describe('pretrained Llama checkpoints', () => {
 
   test('a STaR iteration on a pretrained Llama: M0 is the checkpoint, M1 is fine-tuned from it', async () => {
     const proj = tmp('star-llama-run-');
-    await initProject(proj, { task: 'arithmetic', trainCount: 4, exemplarCount: 2, maxDigits: 1, evalMaxDigits: 1, evalPerDigit: 0, seed: 2 });
+    await initProject(proj, { task: 'arithmetic', trainCount: 4, exemplarCount: 2, maxDigits: 1, evalMaxDigits: 1, evalPerDigit: 3, seed: 2 });
     const file = path.join(proj, 'star.json');
     const c = JSON.parse(fs.readFileSync(file, 'utf8')) as ProjectConfig;
     fs.writeFileSync(file, JSON.stringify({

@@ -85,7 +85,7 @@ describe('pretrained GPT-2 checkpoints', () => {
 
   test('a STaR iteration on the pretrained model: M0 is the checkpoint (few-shot), M1 is fine-tuned from it', async () => {
     const proj = fs.mkdtempSync(path.join(os.tmpdir(), 'star-pre-'));
-    await initProject(proj, { task: 'arithmetic', trainCount: 6, exemplarCount: 4, maxDigits: 1, evalMaxDigits: 1, evalPerDigit: 0, seed: 2 });
+    await initProject(proj, { task: 'arithmetic', trainCount: 6, exemplarCount: 4, maxDigits: 1, evalMaxDigits: 1, evalPerDigit: 5, seed: 2 });
     const file = path.join(proj, 'star.json');
     const c = JSON.parse(fs.readFileSync(file, 'utf8')) as ProjectConfig;
     fs.writeFileSync(file, JSON.stringify({

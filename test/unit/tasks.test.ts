@@ -13,7 +13,7 @@ import { getTask } from '../../src/engine/tasks/index';
 import { extractNumber, normalizeNumber } from '../../src/engine/tasks/numbers';
 import { Example, fewShotPrefix, TaskName, TASK_NAMES } from '../../src/engine/tasks/task';
 import { loadExamples } from '../../src/engine/dataset';
-import { hashSeed, mulberry32 } from '../../src/engine/random';
+import { fmix32, fnv1a32, hashSeed, mulberry32 } from '../../src/engine/random';
 
 // out/test/unit → repo root → its sibling shared/ (the datasets are read in place, never copied into the repo)
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -148,8 +148,10 @@ test('seeded PRNG and hashSeed are stable', () => {
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   assert.ok(Math.abs(mean - 0.5) < 0.05, `mean ${mean}`);
   assert.notEqual(mulberry32(43)(), mulberry32(42)());
-  assert.equal(hashSeed(''), 0x811c9dc5); // FNV-1a offset basis
-  assert.equal(hashSeed('a'), 0xe40c292c); // the published FNV-1a 32 value for "a"
+  assert.equal(fnv1a32(''), 0x811c9dc5); // FNV-1a offset basis
+  assert.equal(fnv1a32('a'), 0xe40c292c); // the published FNV-1a 32 value for "a"
+  assert.equal(fmix32(1), 0x514e28b7); // MurmurHash3_x86_32 of "" with seed 1, which is fmix32(1)
+  assert.equal(hashSeed('a'), 0x1a80b1b3); // fmix32(0xe40c292c), worked out apart in Python
   assert.equal(hashSeed('run', 3), hashSeed('run', '3'));
   assert.notEqual(hashSeed('ab', 'c'), hashSeed('a', 'bc'));
 });

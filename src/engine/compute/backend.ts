@@ -10,8 +10,9 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu/dist/index.js';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendChoice, BackendName } from '../store/format';
-import { installNativeKernels } from './native';
+import { installNativeKernels, nativeInfo } from './native';
 import { registerWasmSegmentSum } from './segmentSum';
+import { hasVulkanLoader, vulkanGpu, withoutSoftwareVulkan } from './vulkan';
 
 export interface BackendInfo {
   name: BackendName;
@@ -67,30 +68,40 @@ const TRY: Record<BackendName, () => Promise<string>> = {
 
   async webgpu() {
     if (process.platform === 'linux' && !hasVulkanLoader()) throw new Error('no Vulkan loader (libvulkan.so.1) for the webgpu package');
+    const softwareOk = process.env.STAR_WEBGPU_SOFTWARE === '1';
+    // Without a GPU and its driver only a software Vulkan could answer, never taken unasked: Dawn stays unloaded.
+    const gpu = process.platform === 'linux' && !softwareOk ? vulkanGpu() : undefined;
+    if (gpu?.missing) throw new Error(gpu.missing);
     let webgpu: { create: (opts: string[]) => GpuLike; globals: object };
     try {
       webgpu = nodeRequire('webgpu');
     } catch {
       throw new Error('the webgpu package is not installed');
     }
-    const g = globalThis as { navigator?: { gpu?: GpuLike } };
-    if (!g.navigator?.gpu) {
-      Object.assign(globalThis, webgpu.globals);
-      Object.defineProperty(globalThis, 'navigator', { value: { gpu: webgpu.create([]) }, configurable: true });
-    }
-    const adapter = await g.navigator!.gpu!.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) throw new Error('no GPU adapter');
-    const info = (adapter as unknown as { info?: { description?: string; vendor?: string; device?: string } }).info ?? {};
-    const label = `${info.vendor ?? ''} ${info.description || info.device || ''}`.trim();
-    // A software Vulkan (Mesa's lavapipe) is slower than wasm: tests opt in with STAR_WEBGPU_SOFTWARE=1 to check kernels.
-    const software = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(label);
-    if (software && process.env.STAR_WEBGPU_SOFTWARE !== '1') throw new Error(`only a software adapter (${label || 'unnamed'})`);
-    // The backend registers itself only if navigator.gpu exists when its module is first evaluated.
-    nodeRequire('@tensorflow/tfjs-backend-webgpu');
-    if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend did not start');
-    // Fewer, larger queue submits: measured on an H200, +22% training and +33% sampling throughput over the default 15.
-    tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 128);
-    return `webgpu (${label || 'GPU'})`;
+    return withoutSoftwareVulkan(!softwareOk, async () => {
+      const g = globalThis as { navigator?: { gpu?: GpuLike } };
+      if (!g.navigator?.gpu) {
+        Object.assign(globalThis, webgpu.globals);
+        Object.defineProperty(globalThis, 'navigator', { value: { gpu: webgpu.create([]) }, configurable: true });
+      }
+      const adapter = await g.navigator!.gpu!.requestAdapter({ powerPreference: 'high-performance' });
+      if (!adapter) throw new Error('no GPU adapter');
+      type AdapterInfo = { description?: string; vendor?: string; device?: string };
+      const info = (adapter as unknown as { info?: AdapterInfo }).info ?? {};
+      const label = `${info.vendor ?? ''} ${info.description || info.device || ''}`.trim();
+      // A software Vulkan (Mesa's lavapipe) is slower than wasm: tests opt in with STAR_WEBGPU_SOFTWARE=1 to check
+      // kernels.
+      const fallback = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+      const software = fallback || /swiftshader|llvmpipe|lavapipe/i.test(label);
+      if (software && !softwareOk) throw new Error(`only a software adapter (${label || 'unnamed'})`);
+      // The backend registers itself only if navigator.gpu exists when its module is first evaluated.
+      nodeRequire('@tensorflow/tfjs-backend-webgpu');
+      if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend did not start');
+      // Fewer, larger queue submits: measured on an H200, +22% training and +33% sampling throughput over the
+      // default 15.
+      tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 128);
+      return `webgpu (${label || 'GPU'})`;
+    });
   },
 
   async wasm() {
@@ -98,7 +109,10 @@ const TRY: Record<BackendName, () => Promise<string>> = {
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not start');
     registerWasmSegmentSum(); // the gradient of gather, which wasm lacks
     const native = installNativeKernels();
-    if (native.installed.length > 0) return `wasm+native(${native.installed.join(',')})`;
+    // named because the BLAS kernel set decides float rounding: runs agree number for number only on the same one
+    const blas = nativeInfo();
+    const kernels = blas ? `; OpenBLAS ${blas.blasCore}, ${blas.threads} thread(s)` : '';
+    if (native.installed.length > 0) return `wasm+native(${native.installed.join(',')}${kernels})`;
     return native.error ? `wasm (native kernels unavailable: ${native.error})` : 'wasm';
   },
 
@@ -112,17 +126,6 @@ const TRY: Record<BackendName, () => Promise<string>> = {
 function wasmDir(): string {
   if (fs.existsSync(path.join(__dirname, 'tfjs-backend-wasm-simd.wasm'))) return __dirname + path.sep;
   return path.dirname(nodeRequire.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm')) + path.sep;
-}
-
-/** Dawn reaches the GPU through Vulkan on Linux; without the loader it would only print a warning and find nothing. */
-function hasVulkanLoader(): boolean {
-  const dirs = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
-  if (dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return true;
-  try {
-    return fs.readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1');
-  } catch {
-    return ['/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib'].some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
-  }
 }
 
 /** STAR_TFJS_FLAGS='{"WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE": 64}' sets tfjs flags, for tuning a backend without a rebuild. */

@@ -181,6 +181,25 @@ export interface RunInputs {
   exemplars: InputFingerprint;
 }
 
+/**
+ * Records of one set whose question another set holds. `normalised` also counts those equal only once case, spacing
+ * and punctuation are set aside, so it includes `exact` (the same text; for multiple choice, the same choices too).
+ */
+export interface SharedQuestions {
+  exact: number;
+  normalised: number;
+}
+
+/**
+ * Questions left out because they are shared: D's that are exemplars of P, held-out ones that are exemplars of P,
+ * and held-out ones that (not being in P) are in D. Each record is counted once.
+ */
+export interface OverlapCounts {
+  trainInExemplars: SharedQuestions;
+  evalInExemplars: SharedQuestions;
+  evalInTrain: SharedQuestions;
+}
+
 export interface RunJson {
   version: number;
   id: string;
@@ -192,8 +211,13 @@ export interface RunJson {
   config: ProjectConfig;
   /** P as it was when the run started: later edits of exemplars.jsonl do not change a run. */
   exemplars: unknown[];
+  /** Questions of D the run trains on: the file's, less those left out as exemplars of P (`overlap`). */
   trainCount: number;
+  /** Held-out questions the run evaluates on: the file's, less those left out as in P or D (`overlap`). */
   evalCount: number;
+  /** What the run left out of D and the held-out split because P or D holds the same question (absent in runs
+   *  written before the check). Counted again, the same way, at every start and resume. */
+  overlap?: OverlapCounts;
   /** D, the held-out split and P as the run last read them (absent in runs written before fingerprints). */
   inputs?: RunInputs;
   /** Resumes that went on after inputs changed (`--accept-changes`), and what had changed. */

@@ -3,6 +3,7 @@
 import { mulberry32 } from '../random';
 import { Example, Exemplar, ParsedCompletion, Task } from './task';
 import { asRecord, cutAtStop, normalizeDigits, Rec, recordId, requireString } from './numbers';
+import { quoted } from '../textEncoding';
 
 const QUESTION = /^(\d+)\+(\d+)$/;
 const STOP = ['\n'];
@@ -25,7 +26,7 @@ export function arithmeticRationale(a: string, b: string): string {
 
 function operands(question: string): [string, string] {
   const m = QUESTION.exec(question.trim());
-  if (!m) throw new Error(`question "${question}" is not of the form <digits>+<digits>`);
+  if (!m) throw new Error(`question ${quoted(question)} is not of the form <digits>+<digits>`);
   return [m[1], m[2]];
 }
 
@@ -40,7 +41,7 @@ function answerField(o: Rec): string {
   const s = typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : v;
   if (typeof s !== 'string') throw new Error('field "answer" must be a string of digits');
   const d = normalizeDigits(s);
-  if (d === null) throw new Error(`answer "${s}" is not a non-negative integer`);
+  if (d === null) throw new Error(`answer ${quoted(s)} is not a non-negative integer`);
   return d;
 }
 
@@ -132,6 +133,23 @@ function randomOperand(rand: () => number, n: number): string {
   return s;
 }
 
+/** All 100 one-digit sums, `0+0` to `9+9`. */
+export const ONE_DIGIT_SUMS: readonly string[] =
+  Array.from({ length: 100 }, (_, i) => `${Math.floor(i / 10)}+${i % 10}`);
+
+/** Distinct sums of two n-digit operands: 100 for n = 1, else (9 * 10^(n-1))^2. */
+export function distinctSums(n: number): number {
+  return n === 1 ? 100 : (9 * 10 ** (n - 1)) ** 2;
+}
+
+// Drawn from the few one-digit sums left rather than by rejection, which can miss the last of them in 200 tries.
+function drawnFrom(all: readonly string[], rand: () => number, exclude: Set<string>, seen: Set<string>): string | null {
+  const left = all.filter((q) => !exclude.has(q));
+  const fresh = left.filter((q) => !seen.has(q));
+  const pool = fresh.length ? fresh : left;
+  return pool.length ? pool[Math.floor(rand() * pool.length)] : null;
+}
+
 /**
  * `count` additions balanced over digit counts (question i has minDigits + i % span digits in both operands),
  * reproducible per seed. Questions repeat only when the digit count has too few distinct ones left; excluded
@@ -151,7 +169,8 @@ export function generateAdditions(opts: AdditionOptions): Example[] {
     const n = minDigits + (i % span);
     let question: string | null = null;
     let fallback: string | null = null;
-    for (let tries = 0; tries < 200 && question === null; tries++) {
+    if (n === 1) question = drawnFrom(ONE_DIGIT_SUMS, rand, exclude, seen);
+    for (let tries = 0; n > 1 && tries < 200 && question === null; tries++) {
       const q = `${randomOperand(rand, n)}+${randomOperand(rand, n)}`;
       if (exclude.has(q)) continue;
       if (!seen.has(q)) question = q;

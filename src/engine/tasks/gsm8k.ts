@@ -1,7 +1,8 @@
 // GSM8K grade-school maths: `{"question", "answer": "... <<48/2=24>> ...\n#### 72"}`. The model writes the worked
 // solution, then `#### <number>`; answers compare as numbers, so "$1,000.00" and "1000" agree.
 import { Example, Exemplar, ParsedCompletion, Task } from './task';
-import { asRecord, cutAtStop, extractNumber, normalizeNumber, Rec, recordId, requireString } from './numbers';
+import { asRecord, cutAtStop, extractNumber, normalizeNumber, notOneNumber, Rec, recordId, requireString } from './numbers';
+import { quoted } from '../textEncoding';
 
 const STOP = ['\n\n'];
 const LEAK = /\b(hint|the (given|provided|correct) answer|answer (is )?given|as (given|stated) in the question)\b/i;
@@ -21,8 +22,9 @@ function oneBlock(text: string): string {
 function splitAnswer(text: string): { rationale: string; gold: string } {
   const i = text.lastIndexOf('####');
   if (i < 0) throw new Error('field "answer" has no "#### <number>" final answer');
-  const gold = normalizeNumber(text.slice(i + 4));
-  if (gold === null) throw new Error(`final answer "${text.slice(i + 4).trim()}" after "####" is not a number`);
+  const final = text.slice(i + 4).trim();
+  const gold = normalizeNumber(final);
+  if (gold === null) throw new Error(`final answer ${quoted(final)} after "####" is not a number${notOneNumber(final)}`);
   return { rationale: text.slice(0, i).trim(), gold };
 }
 
@@ -32,7 +34,7 @@ function parsed(o: Rec, id: string): Exemplar {
   // The exemplar form `{question, rationale, answer}` carries a bare number; the raw GSM8K form carries `####`.
   if (typeof o.rationale === 'string' && !answer.includes('####')) {
     const gold = normalizeNumber(answer);
-    if (gold === null) throw new Error(`field "answer" "${answer}" is not a number`);
+    if (gold === null) throw new Error(`field "answer" ${quoted(answer)} is not a number${notOneNumber(answer)}`);
     const rationale = oneBlock(requireString(o, 'rationale'));
     return { id: recordId(o, id), question, gold, group: stepsGroup(rationale), rationale };
   }

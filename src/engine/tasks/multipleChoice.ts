@@ -3,6 +3,7 @@
 // correct one with ` (CORRECT)`.
 import { Example, Exemplar, ParsedCompletion, Task } from './task';
 import { asRecord, cutAtStop, Rec, recordId, requireString } from './numbers';
+import { quoted } from '../textEncoding';
 
 const STOP = ['\n\n'];
 const LEAK = /\b(hint|marked (as )?correct|the (given|provided) answer)\b/i;
@@ -17,8 +18,8 @@ function choicesOf(q: Rec): { label: string; text: string }[] {
     const o = asChoice(c, i);
     const label = requireString(o, 'label', `question.choices[${i}].`).trim().toUpperCase();
     // One character, because prompts and answers refer to choices as `(a)`.
-    if (!/^[A-Z0-9]$/.test(label)) throw new Error(`choice label "${label}" must be a single letter or digit`);
-    if (seen.has(label)) throw new Error(`choice label "${label}" appears twice`);
+    if (!/^[A-Z0-9]$/.test(label)) throw new Error(`choice label ${quoted(label)} must be a single letter or digit`);
+    if (seen.has(label)) throw new Error(`choice label ${quoted(label)} appears twice`);
     seen.add(label);
     return { label, text: requireString(o, 'text', `question.choices[${i}].`).trim() };
   });
@@ -39,7 +40,7 @@ function exampleFrom(o: Rec, id: string): Example {
   const choices = choicesOf(q as Rec);
   const gold = requireString(o, 'answerKey').trim().toUpperCase();
   if (!choices.some((c) => c.label === gold)) {
-    throw new Error(`answerKey "${gold}" is not one of the labels ${choices.map((c) => c.label).join(', ')}`);
+    throw new Error(`answerKey ${quoted(gold)} is not one of the labels ${choices.map((c) => c.label).join(', ')}`);
   }
   return { id: recordId(o, id), question: stem, gold, choices };
 }

@@ -59,7 +59,9 @@ suite('commands, runs and the tree', () => {
     const store = new RunStore(result.runDir!);
     assert.deepStrictEqual(store.finishedIterations(), [0, 1]);
     console.log(`[stall] worst extension-host event-loop stall during a training run: ${result.maxStallMs.toFixed(1)} ms`);
-    assert.ok(result.maxStallMs < 250, `event loop stalled ${result.maxStallMs} ms`);
+    // Training in the host would stall it for the whole run (seconds); the bound is far above a loaded machine's
+    // scheduling hiccups, so it fails only on a real freeze.
+    assert.ok(result.maxStallMs < 2000, `event loop stalled ${result.maxStallMs} ms`);
     assert.ok(dir);
   });
 
