@@ -36,6 +36,11 @@ const COMMANDS = [
   },
   { documents: ['star run', 'star init', 'star validate', 'star export', 'star demo'], run: cliHelp(), expect: /star run[\s\S]*star export/ },
   { documents: ['npm run package'], run: 'npm run package', files: ['out/star-studio.vsix'], timeout: 5 * MIN },
+  // the committed schema is the definition's: writing it again changes nothing
+  {
+    documents: ['npm run schema'], run: 'npm run schema && git diff --exit-code schemas/',
+    expect: /wrote schemas\/star\.schema\.json/,
+  },
   { documents: ['npm run bench'], run: 'npm run bench -- --quick --sizes small --reps 1', expect: /ratios ours\/PyTorch/, timeout: 15 * MIN },
   { documents: ['npm run test:ext'], run: 'npm run test:ext', expect: /\bPASS\b/, timeout: 20 * MIN },
   { documents: ['npm run test:e2e'], run: 'npm run test:e2e', expect: /e2e: PASS/, timeout: 15 * MIN },
