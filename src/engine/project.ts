@@ -55,9 +55,9 @@ export function loadProjectConfig(dir: string): ProjectConfig {
   const given = raw as Record<string, unknown>;
   const model = given.model as Record<string, unknown> | undefined;
   const key = model && typeof model === 'object' && ['apiKey', 'api_key'].find((k) => k in model);
-  if (key)
-    refuse([{ line: src.lineOf(['model', key]), message: 'API keys never go in star.json: put the key in an environment ' +
-      'variable and name it in "model.apiKeyEnv"' }]);
+  const noKeys = 'API keys never go in star.json: put the key in an environment variable and name it in ' +
+    '"model.apiKeyEnv"';
+  if (key) refuse([{ line: src.lineOf(['model', key]), message: noKeys }]);
   refuse(src.duplicateKeys());
   refuse(schemaProblems(raw, src));
   const { $schema: _editorsOnly, ...settings } = given;

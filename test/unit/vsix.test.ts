@@ -38,7 +38,10 @@ test('the .vsix holds only the bundles, wasm, media, prebuilds, the star.json sc
   ];
   const stray = names.filter((n) => !allowed.some((r) => r.test(n)));
   assert.deepStrictEqual(stray, [], 'nothing else (no sources, maps, node_modules, tests)');
-  for (const need of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/webview/report.js', 'extension/dist/webview/exemplars.js', 'extension/dist/tfjs-backend-wasm.wasm', 'extension/media/star.svg', 'extension/schemas/star.schema.json'])
+  const needed = ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/webview/report.js',
+    'extension/dist/webview/exemplars.js', 'extension/dist/tfjs-backend-wasm.wasm', 'extension/media/star.svg',
+    'extension/schemas/star.schema.json'];
+  for (const need of needed)
     assert.ok(names.includes(need), `${need} is packaged`);
   assert.ok(names.some((n) => /^extension\/prebuilds\/linux-x64\/.+\.node$/.test(n)), 'the native addon is packaged');
 });
