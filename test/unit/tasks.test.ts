@@ -218,6 +218,9 @@ test('gsm8k equal compares numbers', () => {
 test('gsm8k bad records and hint leaks', () => {
   assert.throws(() => gsm8k.fromRecord({ answer: '#### 3' }, 'g'), /missing field "question"/);
   assert.throws(() => gsm8k.fromRecord({ question: 'q?' }, 'g'), /missing field "answer"/);
+  // a MATH record: the fields it has tell the person which mapping is off
+  const math = { problem: 'What is $1+2$?', solution: '$\\boxed{3}$', answer: '3' };
+  assert.throws(() => gsm8k.fromRecord(math, 'g'), /missing field "question" \(the record has problem, solution, answer\)/);
   assert.throws(() => gsm8k.fromRecord({ question: 'q?', answer: 'it is 3' }, 'g'), /no "#### <number>"/);
   assert.throws(() => gsm8k.fromRecord({ question: 'q?', answer: '1+2=3\n#### three' }, 'g'), /not a number/);
   const ex = gsm8k.fromRecord({ question: 'q?', answer: '<<1+2=3>>\n#### 3' }, 'g:1');

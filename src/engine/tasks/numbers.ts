@@ -62,10 +62,18 @@ export function asRecord(rec: unknown): Rec {
 /** A required non-empty string field; the reason names the field so the user can fix the line. */
 export function requireString(o: Rec, key: string, where = ''): string {
   const v = o[key];
-  if (v === undefined || v === null) throw new Error(`missing field "${where}${key}"`);
+  if (v === undefined || v === null) throw new Error(`missing field "${where}${key}"${fieldsOf(o)}`);
   if (typeof v !== 'string') throw new Error(`field "${where}${key}" must be a string`);
   if (v.trim() === '') throw new Error(`field "${where}${key}" is empty`);
   return v;
+}
+
+// A record of another dataset's shape (MATH's "problem", say) is told apart from a typo by the fields it does have.
+function fieldsOf(o: Rec): string {
+  const keys = Object.keys(o);
+  if (keys.length === 0) return '';
+  const shown = keys.slice(0, 8).map((k) => (k.length > 30 ? `${k.slice(0, 30)}…` : k)).join(', ');
+  return ` (the record has ${shown}${keys.length > 8 ? ', …' : ''})`;
 }
 
 /** The record's own id when it has a usable one, else the fallback (`<file basename>:<line>`). */
