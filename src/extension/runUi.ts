@@ -49,12 +49,15 @@ export function runWithProgress(runner: Runner, req: RunRequest, title: string):
       const sub = runner.onEvent((e) => {
         if (e.type !== 'progress' && e.type !== 'iteration-end') return;
         if (e.type === 'iteration-end') return progress.report({ message: `iteration ${e.iteration}: eval ${(100 * e.metrics.eval.accuracy).toFixed(1)}%` });
+        const message = `iteration ${e.iteration} · ${e.phase} ${e.done}/${e.total}`;
+        // rationalization runs chunk by chunk between generation's chunks: the bar follows generation alone
+        if (e.phase === 'rationalize') return progress.report({ message });
         // withProgress takes increments; reset per phase so the bar restarts with each phase.
         const key = `${e.iteration}/${e.phase}`;
         const pct = e.total ? (100 * e.done) / e.total : 0;
         const increment = key === last.key ? pct - last.pct : pct;
         last = { key, pct };
-        progress.report({ message: `iteration ${e.iteration} · ${e.phase} ${e.done}/${e.total}`, increment });
+        progress.report({ message, increment });
       });
       token.onCancellationRequested(() => runner.stop());
       const done = runner.start(req);
