@@ -34,6 +34,8 @@ export class BarsDisplay implements Display {
     const bar = this.bars.get(state.phase);
     if (!bar) {
       this.bars.set(state.phase, multi.create(state.total, state.done, { state }, { format: phaseFormat }));
+      // drawn at once: a phase shorter than the redraw interval would otherwise never be seen
+      multi.update();
       return;
     }
     bar.setTotal(state.total);
@@ -44,6 +46,7 @@ export class BarsDisplay implements Display {
     const bar = this.bars.get(phase);
     if (!bar) return;
     this.bars.delete(phase);
+    this.multi?.update(); // its last state, before it goes
     this.multi?.remove(bar);
   }
 
