@@ -18,7 +18,9 @@ import { defaultIteration } from './reportData';
 import type { ReportPanel } from './reportPanel';
 import type { RunResult, Runner } from './runner';
 import { runWithProgress } from './runUi';
-import { BACKENDS, defaultIterations, runOverrides, section } from './settings';
+import { defaultIterations, runOverrides, section } from './settings';
+import { BackendChoice, backendChoices } from './backendChoices';
+import { backendPresence } from '../engine/compute/presence';
 import type { StarTree } from './tree';
 import type { WorkerRunOptions } from './workerProtocol';
 import { ApiKeys } from './apiKeys';
@@ -321,14 +323,25 @@ export async function exportCommand(ctx: Ctx, a: ExportArgs = {}) {
 }
 
 export async function selectBackend(name?: string) {
-  const pick = name ?? (await vscode.window.showQuickPick(
-    [{ label: 'project', description: "star.json's model.compute" }, ...BACKENDS.map((b) => ({ label: b, description: b === 'auto' ? 'the fastest one present' : '' }))],
-    { placeHolder: 'Compute backend of the embedded model for new runs' },
-  ))?.label;
-  if (!pick) return;
-  await section().update('backend', pick, vscode.workspace.workspaceFolders ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
-  void vscode.window.showInformationMessage(`STaR: backend set to ${pick}.`);
-  return pick;
+  const current = section().get<string>('backend', 'project');
+  const choices = backendChoices(current, backendPresence());
+  const items = choices.flatMap((c, i): (vscode.QuickPickItem & { choice?: BackendChoice })[] => {
+    const first = c.missing !== undefined && choices[i - 1]?.missing === undefined;
+    const separator = { label: 'cannot start here', kind: vscode.QuickPickItemKind.Separator };
+    return [...(first ? [separator] : []), { label: c.label, description: c.description, choice: c }];
+  });
+  const picked = name === undefined
+    ? (await vscode.window.showQuickPick(items, { placeHolder: 'Compute backend of the embedded model for new runs' }))?.choice
+    : choices.find((c) => c.label === name);
+  if (!picked) return;
+  if (picked.missing !== undefined) {
+    const why = `STaR: backend ${picked.label} cannot start here (${picked.missing})`;
+    return void vscode.window.showWarningMessage(`${why}; the backend stays ${current}.`);
+  }
+  const target = vscode.workspace.workspaceFolders ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await section().update('backend', picked.label, target);
+  void vscode.window.showInformationMessage(`STaR: backend set to ${picked.label}.`);
+  return picked.label;
 }
 
 export async function revealCommand(ctx: Ctx, projectDir: string, runDir: string, iteration: number, id: string) {

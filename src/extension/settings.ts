@@ -3,8 +3,6 @@ import * as vscode from 'vscode';
 import type { BackendChoice } from '../engine/store/format';
 import type { WorkerRunOptions } from './workerProtocol';
 
-export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-
 export function section(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration('starStudio');
 }

@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-backend-cpu/dist/index.js';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendChoice, BackendName } from '../store/format';
 import { installNativeKernels, nativeInfo } from './native';
+import { BACKEND_ORDER as ORDER } from './presence';
 import { registerWasmSegmentSum } from './segmentSum';
 import { hasVulkanLoader, vulkanGpu, withoutSoftwareVulkan } from './vulkan';
 
@@ -29,7 +30,6 @@ interface GpuLike {
   requestAdapter(opts?: { powerPreference?: string }): Promise<object | null>;
 }
 
-const ORDER: BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 let current: BackendInfo | undefined;
 

@@ -3,6 +3,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { backendPresence } from '../../../src/engine/compute/presence';
 import type { IterationMetrics, RunEvent, RunJson } from '../../../src/engine/store/format';
 import { RunStore } from '../../../src/engine/store/runStore';
 import type { RunResult } from '../../../src/extension/runner';
@@ -159,10 +160,17 @@ suite('commands, runs and the tree', () => {
     assert.deepStrictEqual(store.finishedIterations(), [0, 1, 2], 'the edited run is left as it was');
   });
 
-  test('Select Model Backend sets the backend of new runs', async () => {
+  test('Select Model Backend sets the backend of new runs, and only one that can start here', async () => {
     await api();
     await vscode.commands.executeCommand('starStudio.selectBackend', 'cpu');
     assert.strictEqual(vscode.workspace.getConfiguration('starStudio').get('backend'), 'cpu');
+    // a backend that cannot start here is refused with why, and the setting stays
+    const missing = Object.entries(backendPresence()).find(([, why]) => why !== null);
+    if (missing) {
+      const set = await vscode.commands.executeCommand('starStudio.selectBackend', missing[0]);
+      assert.strictEqual(set, undefined, `${missing[0]} is not set: ${missing[1]}`);
+      assert.strictEqual(vscode.workspace.getConfiguration('starStudio').get('backend'), 'cpu');
+    }
     await vscode.commands.executeCommand('starStudio.selectBackend', 'project');
   });
 });
