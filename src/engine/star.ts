@@ -92,7 +92,7 @@ export async function runStar(project: Project, opts: RunOptions, emit: (e: RunE
     let store: RunStore;
     if (resumed) store = resumed.store;
     else ({ store, lock } = createRun(project, run));
-    store.writeRun({ ...run, status: 'running', backend: backend.description, error: undefined });
+    store.writeRun({ ...run, status: 'running', backend: backend.description, error: undefined, errorStack: undefined });
     const notes: RunEvent[] = [
       ...warnings.map((message): RunEvent => ({ type: 'log', level: 'warn', message })),
       ...fits.map((message): RunEvent => ({ type: 'log', level: 'info', message })),
@@ -241,8 +241,10 @@ async function runLoop(
     const e = abort.signal.aborted && !(e0 instanceof StopRequested) ? new StopRequested() : e0;
     const stopped = e instanceof StopRequested;
     const status = stopped ? 'stopped' : 'failed';
-    const error = stopped ? undefined : (e as Error).stack ?? String(e);
-    store.updateRun({ status, error });
+    // the message is what a person reads (tree, report, run picker); the stack is kept apart for a bug report
+    const error = stopped ? undefined : (e as Error).message ?? String(e);
+    const errorStack = stopped ? undefined : (e as Error).stack;
+    store.updateRun({ status, error, errorStack });
     say({ type: 'run-end', status, iterations: Math.max(0, store.finishedIterations().length - 1), error: stopped ? undefined : (e as Error).message });
     if (!stopped) throw e;
   } finally {

@@ -89,7 +89,8 @@ export class StarTree implements vscode.TreeDataProvider<Node> {
         item.contextValue = `run-${node.state}`;
         item.iconPath = new vscode.ThemeIcon(RUN_ICONS[node.state]);
         const held = `${node.run.trainCount} questions, ${node.run.evalCount} held out; backend ${node.run.backend || '?'}`;
-        item.tooltip = node.run.error ?? held;
+        // runs written before errorStack existed kept the stack in error: its frames are cut off
+        item.tooltip = node.run.error?.split(/\n\s+at /)[0] ?? held;
         return item;
       }
       case 'iteration': {

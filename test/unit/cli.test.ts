@@ -195,6 +195,12 @@ describe('star conventions', () => {
     }
     const debug = await cli(['run', dir], { STAR_DEBUG: '1' });
     assert.match(debug.stderr, /^\s+at /m, 'STAR_DEBUG=1 shows the stack');
+    // run.json keeps the message people read (the tree's tooltip, the run picker) apart from the stack
+    const runs = path.join(dir, '.star', 'runs');
+    const run = JSON.parse(fs.readFileSync(path.join(runs, fs.readdirSync(runs).sort().at(-1)!, 'run.json'), 'utf8'));
+    assert.match(run.error, /Connection error/);
+    assert.doesNotMatch(run.error, /\n\s+at /);
+    assert.match(run.errorStack, /\n\s+at /);
   });
 });
 

@@ -206,7 +206,10 @@ export interface RunJson {
   createdAt: string;
   updatedAt: string;
   status: RunStatus;
+  /** Why a failed run failed, as a person reads it (one message, no stack). */
   error?: string;
+  /** The failure's stack trace, for a bug report; never shown in the UI. */
+  errorStack?: string;
   task: TaskName;
   config: ProjectConfig;
   /** P as it was when the run started: later edits of exemplars.jsonl do not change a run. */
