@@ -19,6 +19,9 @@ export function backendChoices(current: string, presence: BackendPresence): Back
     choice('project', "star.json's model.compute"),
     choice('auto', `the fastest one present: ${fastest} here`),
     ...ORDER.filter((b) => presence[b] === null).map((b) => choice(b, '')),
-    ...ORDER.filter((b) => presence[b] !== null).map((b) => choice(b, `not available here: ${presence[b]}`, presence[b]!)),
+    ...ORDER.flatMap((b) => {
+      const why = presence[b];
+      return why === null ? [] : [choice(b, `not available here: ${why}`, why)];
+    }),
   ];
 }

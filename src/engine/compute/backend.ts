@@ -11,9 +11,9 @@ import '@tensorflow/tfjs-backend-cpu/dist/index.js';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendChoice, BackendName } from '../store/format';
 import { installNativeKernels, nativeInfo } from './native';
-import { BACKEND_ORDER as ORDER } from './presence';
+import { BACKEND_ORDER as ORDER, whyMissing } from './presence';
 import { registerWasmSegmentSum } from './segmentSum';
-import { hasVulkanLoader, vulkanGpu, withoutSoftwareVulkan } from './vulkan';
+import { withoutSoftwareVulkan } from './vulkan';
 
 export interface BackendInfo {
   name: BackendName;
@@ -53,31 +53,24 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
   throw new Error(`no tfjs backend could start (${skipped.join('; ')})`);
 }
 
+/** What presence.ts knows stops a backend, as the error its start fails with. */
+function refuseMissing(backend: BackendName): void {
+  const why = whyMissing(backend);
+  if (why) throw new Error(why);
+}
+
 const TRY: Record<BackendName, () => Promise<string>> = {
   async tensorflow() {
-    if (process.env.STAR_NO_TFJS_NODE === '1') throw new Error('disabled by STAR_NO_TFJS_NODE');
-    try {
-      nodeRequire('@tensorflow/tfjs-node');
-    } catch {
-      throw new Error('@tensorflow/tfjs-node is not installed (an optional dependency whose install downloads ' +
-        'libtensorflow; where that fails, use wasm)');
-    }
+    refuseMissing('tensorflow');
+    nodeRequire('@tensorflow/tfjs-node');
     if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node loaded but its backend did not start');
     return 'tensorflow (tfjs-node)';
   },
 
   async webgpu() {
-    if (process.platform === 'linux' && !hasVulkanLoader()) throw new Error('no Vulkan loader (libvulkan.so.1) for the webgpu package');
+    refuseMissing('webgpu');
     const softwareOk = process.env.STAR_WEBGPU_SOFTWARE === '1';
-    // Without a GPU and its driver only a software Vulkan could answer, never taken unasked: Dawn stays unloaded.
-    const gpu = process.platform === 'linux' && !softwareOk ? vulkanGpu() : undefined;
-    if (gpu?.missing) throw new Error(gpu.missing);
-    let webgpu: { create: (opts: string[]) => GpuLike; globals: object };
-    try {
-      webgpu = nodeRequire('webgpu');
-    } catch {
-      throw new Error('the webgpu package is not installed');
-    }
+    const webgpu: { create: (opts: string[]) => GpuLike; globals: object } = nodeRequire('webgpu');
     return withoutSoftwareVulkan(!softwareOk, async () => {
       const g = globalThis as { navigator?: { gpu?: GpuLike } };
       if (!g.navigator?.gpu) {
