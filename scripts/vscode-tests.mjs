@@ -178,43 +178,20 @@ function prepareUntrusted(ws) {
   fs.writeFileSync(path.join(ws, '.vscode/settings.json'), JSON.stringify({ 'starStudio.iterations': 9, 'starStudio.seed': 42, 'starStudio.backend': 'cpu' }));
 }
 
-async function runE2e() {
+/**
+ * Drives a server with the .vsix installed, as a person's VS Code has it, in a fresh temporary folder; true when
+ * `drive` passes. KEEP=1 keeps the folder.
+ */
+async function withInstalledVsix(name, drive) {
   if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} is missing: run \`npm run package\` first`);
-  const server = await startServer(VSIX);
+  const server = await startServer(VSIX, { name });
   const browser = await launch();
-  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'star-e2e-ws-'));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `star-${name}-`));
   try {
-    const { e2e } = await import(path.join(ROOT, 'test', 'e2e', 'e2e.mjs'));
-    await e2e({ browser, base: server.base, ws, root: ROOT, log, artifacts: ART });
-    log('e2e: PASS');
+    await drive({ server, browser, tmp });
     return true;
   } catch (e) {
-    log('e2e: FAIL', e.stack ?? e);
-    return false;
-  } finally {
-    await browser.close();
-    await server.stop();
-    if (!process.env.KEEP) fs.rmSync(ws, { recursive: true, force: true });
-  }
-}
-
-/** The README's screenshots of a copy of the project, with the .vsix installed as a person would. */
-async function runScreenshots({ dir, runs, out }) {
-  if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} is missing: run \`npm run package\` first`);
-  const server = await startServer(VSIX, { name: 'screenshots' });
-  const browser = await launch();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'star-screenshots-'));
-  // the folder's name is the window's title
-  const ws = path.join(tmp, 'star-studio');
-  try {
-    const { copyProject, screenshots } = await import(path.join(ROOT, 'test', 'e2e', 'screenshots.mjs'));
-    const project = copyProject(dir, ws, [runs.star, runs.ablation]);
-    const written = await screenshots({ browser, base: server.base, ws, project, runs, out, log });
-    const shown = (f) => (path.relative(ROOT, f).startsWith('..') ? f : path.relative(ROOT, f));
-    log(`screenshots: wrote ${written.map(shown).join(', ')}`);
-    return true;
-  } catch (e) {
-    log('screenshots: FAIL', e.stack ?? e);
+    log(`${name}: FAIL`, e.stack ?? e);
     return false;
   } finally {
     await browser.close();
@@ -222,6 +199,23 @@ async function runScreenshots({ dir, runs, out }) {
     if (!process.env.KEEP) fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
+
+const runE2e = () => withInstalledVsix('e2e', async ({ server, browser, tmp }) => {
+  const { e2e } = await import(path.join(ROOT, 'test', 'e2e', 'e2e.mjs'));
+  await e2e({ browser, base: server.base, ws: tmp, root: ROOT, log, artifacts: ART });
+  log('e2e: PASS');
+});
+
+/** The README's screenshots of a copy of the project, with the .vsix installed as a person would. */
+const runScreenshots = ({ dir, runs, out }) => withInstalledVsix('screenshots', async ({ server, browser, tmp }) => {
+  // the folder's name is the window's title
+  const ws = path.join(tmp, 'star-studio');
+  const { copyProject, screenshots } = await import(path.join(ROOT, 'test', 'e2e', 'screenshots.mjs'));
+  const project = copyProject(dir, ws, [runs.star, runs.ablation]);
+  const written = await screenshots({ browser, base: server.base, ws, project, runs, out, log });
+  const shown = (f) => (path.relative(ROOT, f).startsWith('..') ? f : path.relative(ROOT, f));
+  log(`screenshots: wrote ${written.map(shown).join(', ')}`);
+});
 
 let ok = true;
 if (shots) ok = (await runScreenshots(shots)) && ok;
