@@ -1,6 +1,6 @@
 // How long the rest of a run will take: the work left (known from run.json when the run starts) at the rates its
 // phases have shown so far. No estimate until every kind of work still ahead has a measured rate.
-import { trainSteps } from '../engine/star';
+import { trainSteps } from '../engine/schedule';
 import type { Phase, RunEvent, RunJson } from '../engine/store/format';
 
 /** The work of a run, as planned. */

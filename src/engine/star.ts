@@ -69,8 +69,6 @@ type LoadedData = Awaited<ReturnType<typeof loadData>>;
 
 export { InputsChangedError, StopRequested };
 
-export { trainSteps };
-
 export async function runStar(project: Project, opts: RunOptions, emit: (e: RunEvent) => void): Promise<RunStore> {
   // A resume takes the run's writer lock before anything else, so a second writer is refused at once.
   const resumed = opts.resume || opts.runId ? claimRun(project, opts) : undefined;
